@@ -1,0 +1,52 @@
+"""Where and how a job computes: device, threads, seeds, mixed precision."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def setup(threads: int = 1, seed: int = 0, device: str = "auto") -> torch.device:
+    """Seed every RNG, pin the CPU thread count and pick the device.
+
+    On the CPU the result is bit-for-bit reproducible for a given thread count; on CUDA the
+    job asks for deterministic kernels where PyTorch has them.
+    """
+    torch.set_num_threads(max(1, int(threads)))
+    seed_everything(seed)
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=dev.type == "cuda")
+    return dev
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (for third-party code using the global RNG)
+    torch.manual_seed(seed)
+
+
+def rng(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A private torch RNG, so that one stream (e.g. batch order) does not shift another."""
+    g = torch.Generator(device=device)
+    g.manual_seed(seed)
+    return g
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (no loss scaling needed), a no-op on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
