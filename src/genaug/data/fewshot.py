@@ -1,0 +1,94 @@
+"""Few-shot train/test splits of the target classes.
+
+For each target class, a permutation of its drawings is drawn from an RNG seeded with
+``[seed, label]`` alone, so one class's split does not depend on which other classes are in
+the table. The first ``n_c - k_max`` drawings of the permutation are the test set (the same
+for every ``k`` of a replicate) and the next ``k`` are the training set (so training sets are
+nested: the 1-shot set is inside the 5-shot set, and so on).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from genaug.errors import GenaugError
+
+SPLIT_COLUMNS = ["image_id", "label", "split"]
+
+
+def class_index(labels) -> tuple[np.ndarray, dict[int, int]]:
+    """Map arbitrary integer labels to contiguous ``0..n-1`` (in sorted order).
+
+    Returns the mapped labels and the mapping ``{original: contiguous}``.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    classes = np.unique(labels)
+    mapping = {int(c): i for i, c in enumerate(classes)}
+    return np.searchsorted(classes, labels).astype(np.int64), mapping
+
+
+def fewshot_split(
+    table: pd.DataFrame, k: int, k_max: int, seed: int, n_classes: int | None = None
+) -> pd.DataFrame:
+    """Split the ``role == "target"`` rows of ``table`` into ``k``-shot train and test sets.
+
+    Args:
+        table: the canonical Omniglot table (needs ``image_id``, ``label``, ``role``,
+            ``drawing``).
+        k: training images per class.
+        k_max: the largest ``k`` of the experiment; fixes the test set size to
+            ``n_c - k_max`` per class, whatever ``k`` is.
+        seed: replicate seed.
+        n_classes: keep only the first ``n_classes`` target labels (sorted order).
+
+    Returns:
+        A table with columns ``image_id``, ``label`` (the table's label) and ``split``
+        (``"train"`` or ``"test"``), grouped by class.
+    """
+    k, k_max = int(k), int(k_max)
+    if k < 1:
+        raise GenaugError(f"few-shot k={k} is below 1: set every fewshot.shots entry to >= 1")
+    if k > k_max:
+        raise GenaugError(
+            f"few-shot k={k} exceeds k_max={k_max}: k_max must be the largest of fewshot.shots"
+        )
+    target = table[table["role"] == "target"]
+    if target.empty:
+        raise GenaugError(
+            "the table has no role=='target' rows to split: choose a dataset with target "
+            "characters (dataset.name, datasets.omniglot_full.n_target_characters >= 1)"
+        )
+    labels = np.sort(target["label"].unique())
+    if n_classes is not None:
+        if not 1 <= n_classes <= len(labels):
+            raise GenaugError(
+                f"n_classes={n_classes} is outside 1..{len(labels)} (the number of target "
+                "classes): set fewshot.n_classes within that range or to null"
+            )
+        labels = labels[:n_classes]
+
+    parts = []
+    for label in labels:
+        rows = target[target["label"] == label].sort_values(["drawing", "image_id"])
+        n_c = len(rows)
+        if n_c <= k_max:
+            raise GenaugError(
+                f"class {int(label)} has {n_c} drawings, not more than k_max={k_max}, so no "
+                f"test image would remain: lower the largest value in fewshot.shots below {n_c}"
+            )
+        perm = np.random.default_rng([int(seed), int(label)]).permutation(n_c)
+        n_test = n_c - k_max
+        ids = rows["image_id"].to_numpy()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "image_id": np.concatenate(
+                        [ids[perm[:n_test]], ids[perm[n_test : n_test + k]]]
+                    ),
+                    "label": np.int64(label),
+                    "split": ["test"] * n_test + ["train"] * k,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)[SPLIT_COLUMNS]
