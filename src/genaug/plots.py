@@ -1,0 +1,239 @@
+"""Figures: accuracy vs shots, image grids and training curves, each written as one PNG.
+
+Every function writes one PNG (parent directories created) and returns None.  The Agg backend
+is selected here, so the module works on headless machines; PNGs are written without the
+"Software" metadata so identical inputs give identical files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+__all__ = ["accuracy_vs_shots", "image_grid", "training_curves"]
+
+_BASELINE_STYLE = {"color": "black", "linestyle": "--", "marker": "s", "zorder": 3}
+_PALETTE = plt.get_cmap("tab10").colors
+
+
+def _save(fig, out: str | Path, dpi: int) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fig.savefig(out, dpi=dpi, format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+
+
+def _label(metric: str) -> str:
+    return metric.replace("_", " ")
+
+
+# --------------------------------------------------------------------------- accuracy vs shots
+def accuracy_vs_shots(
+    summary: pd.DataFrame,
+    out: str | Path,
+    metric: str = "accuracy",
+    *,
+    baseline: str = "none",
+    title: str | None = None,
+    dpi: int = 120,
+) -> None:
+    """Mean metric vs shots per class, one line per method, with CI error bars.
+
+    ``summary`` is :func:`genaug.stats.describe` output (method, k, n, mean, ci_low, ci_high).
+    The metric is shown in percent when every value lies in [0, 1].  The baseline is drawn in
+    black, dashed; the other methods are nudged sideways a little so their bars do not overlap.
+    Missing CI bounds (n = 1) are drawn without a bar.
+    """
+    missing = [c for c in ("method", "k", "mean", "ci_low", "ci_high") if c not in summary]
+    if missing:
+        raise ValueError(f"summary lacks column(s) {missing}; pass genaug.stats.describe() output")
+    df = summary.copy()
+    df["method"] = df["method"].astype(str)
+    values = df[["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    percent = finite.size > 0 and bool(((finite >= 0) & (finite <= 1)).all())
+    scale = 100.0 if percent else 1.0
+
+    methods = sorted(df["method"].unique())
+    if baseline in methods:
+        methods = [baseline] + [m for m in methods if m != baseline]
+    ks = np.sort(df["k"].unique()).astype(float)
+    gap = float(np.min(np.diff(ks))) if ks.size > 1 else 1.0
+    width = 0.3 * gap  # total spread of the offsets at one k
+    offsets = np.linspace(-width / 2, width / 2, len(methods)) if len(methods) > 1 else np.zeros(1)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    colors = iter(_PALETTE * (len(methods) // len(_PALETTE) + 1))
+    for method, dx in zip(methods, offsets, strict=True):
+        g = df[df["method"] == method].sort_values("k")
+        x = g["k"].to_numpy(dtype=float) + dx
+        y = g["mean"].to_numpy(dtype=float) * scale
+        low = g["ci_low"].to_numpy(dtype=float) * scale
+        high = g["ci_high"].to_numpy(dtype=float) * scale
+        yerr = np.nan_to_num(np.vstack([y - low, high - y]), nan=0.0).clip(min=0.0)
+        if method == baseline:
+            style = dict(_BASELINE_STYLE, label=f"{method} (baseline)")
+        else:
+            style = {"color": next(colors), "linestyle": "-", "marker": "o", "label": method}
+        ax.errorbar(x, y, yerr=yerr, capsize=3, linewidth=1.5, markersize=5, **style)
+
+    ax.set_xticks(ks)
+    ax.set_xticklabels([f"{int(k)}" if float(k).is_integer() else f"{k:g}" for k in ks])
+    if ks.size:
+        ax.set_xlim(ks[0] - 0.5 * gap, ks[-1] + 0.5 * gap)
+    ax.set_xlabel("shots per class (k)")
+    ax.set_ylabel(f"{_label(metric)} (%)" if percent else _label(metric))
+    ax.set_title(title or f"{_label(metric).capitalize()} vs shots per class (mean, 95% CI)")
+    ax.grid(True, alpha=0.3)
+    if methods:
+        ax.legend(title="method", fontsize="small")
+    fig.tight_layout()
+    _save(fig, out, dpi)
+
+
+# --------------------------------------------------------------------------- image grids
+def _as_stack(images) -> np.ndarray:
+    arr = np.asarray(images)
+    if arr.ndim == 2:  # a single image
+        arr = arr[None]
+    if arr.ndim == 4 and arr.shape[1] == 1:  # N x 1 x H x W
+        arr = arr[:, 0]
+    if arr.ndim != 3 and arr.size:
+        raise ValueError(f"each row must be an N x H x W array, got shape {arr.shape}")
+    return arr
+
+
+def image_grid(
+    rows: Sequence[np.ndarray],
+    out: str | Path,
+    row_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    *,
+    dpi: int = 120,
+) -> None:
+    """A grid of grayscale images, one row per array; rows may differ in length.
+
+    Each row is an N x H x W array (uint8, ink bright, as the datasets store them; float arrays
+    are taken to lie in [0, 1]).  Images are drawn inverted, dark ink on white (cmap "gray_r"),
+    with a thin grey frame and no ticks.  ``row_labels`` name the rows on the left.
+    """
+    stacks = [_as_stack(r) for r in rows]
+    if not stacks:
+        raise ValueError("image_grid needs at least one row")
+    if row_labels is not None and len(row_labels) != len(stacks):
+        raise ValueError(f"{len(row_labels)} row labels for {len(stacks)} rows")
+    ncols = max(1, max(len(s) for s in stacks))
+    nrows = len(stacks)
+    cell = 0.75 if ncols <= 16 else max(0.3, 12.0 / ncols)
+    label_w = 1.2 if row_labels else 0.1
+    title_h = 0.4 if title else 0.05
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(label_w + cell * ncols, title_h + cell * nrows),
+        squeeze=False,
+        gridspec_kw={"wspace": 0.05, "hspace": 0.05},
+    )
+    for i, stack in enumerate(stacks):
+        vmax = 255 if stack.dtype == np.uint8 or (stack.size and stack.max() > 1.0) else 1.0
+        for j in range(ncols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(stack):
+                ax.imshow(stack[j], cmap="gray_r", vmin=0, vmax=vmax, interpolation="nearest")
+                for spine in ax.spines.values():
+                    spine.set_color("0.75")
+                    spine.set_linewidth(0.5)
+            else:
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+        if row_labels is not None:
+            axes[i, 0].set_ylabel(
+                str(row_labels[i]), rotation=0, ha="right", va="center", fontsize=9
+            )
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.subplots_adjust(
+        left=label_w / (label_w + cell * ncols),
+        right=0.99,
+        bottom=0.01,
+        top=1.0 - title_h / (title_h + cell * nrows),
+    )
+    _save(fig, out, dpi)
+
+
+# --------------------------------------------------------------------------- training curves
+def training_curves(
+    logs: Mapping[str, pd.DataFrame],
+    out: str | Path,
+    title: str | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    dpi: int = 120,
+) -> None:
+    """Loss curves: one subplot per loss column (shared x = ``step``), one line per log.
+
+    ``logs`` maps a label (e.g. "k=1 rep=0") to a DataFrame with a ``step`` column and one or
+    more numeric loss columns; ``columns`` picks which (default: every numeric column but
+    ``step``, in order of first appearance).  Logs lacking a column are skipped in that subplot;
+    single-row logs are drawn as a marker.
+    """
+    if not logs:
+        raise ValueError("training_curves needs at least one log")
+    for name, log in logs.items():
+        if "step" not in log.columns:
+            raise ValueError(f"log {name!r} has no 'step' column (columns: {list(log.columns)})")
+    if columns is None:
+        columns = []
+        for log in logs.values():
+            for c in log.columns:
+                if c != "step" and c not in columns and pd.api.types.is_numeric_dtype(log[c]):
+                    columns.append(c)
+    if not columns:
+        raise ValueError("the logs have no numeric loss columns besides 'step'")
+
+    n = len(columns)
+    fig, axes = plt.subplots(n, 1, figsize=(6.4, 1.2 + 2.2 * n), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    many = len(logs) > 10
+    colors = _PALETTE * (len(logs) // len(_PALETTE) + 1)
+    for ax, col in zip(axes, columns, strict=True):
+        for (name, log), color in zip(logs.items(), colors, strict=False):
+            if col not in log.columns:
+                continue
+            g = log[["step", col]].dropna().sort_values("step")
+            style = {"marker": "o", "markersize": 4} if len(g) <= 20 else {}
+            ax.plot(g["step"], g[col], color=color, linewidth=1.2, label=str(name), **style)
+        ax.set_ylabel(_label(col))
+        ax.set_title(_label(col), fontsize=10)
+        ax.grid(True, alpha=0.3)
+    axes[-1].set_xlabel("step")
+    handles, labels = [], []
+    for ax in axes:  # legend from whichever subplot has lines, once
+        h, lab = ax.get_legend_handles_labels()
+        for hh, ll in zip(h, lab, strict=True):
+            if ll not in labels:
+                handles.append(hh)
+                labels.append(ll)
+    if handles:
+        axes[0].legend(
+            handles,
+            labels,
+            fontsize="x-small" if many else "small",
+            ncol=2 if many else 1,
+        )
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, out, dpi)

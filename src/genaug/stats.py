@@ -1,0 +1,577 @@
+"""Does a method beat the baseline? t-tests, effect sizes, Holm correction and a results table.
+
+Only numpy and scipy.special are used (the Student t CDF ``stdtr`` and its inverse ``stdtrit``,
+which is what scipy.stats.t calls underneath, without scipy.stats' import cost); every statistic
+is written out here so a reader can check the formula against a textbook.
+``tests/test_stats.py`` checks them against scipy.stats.
+
+Conventions shared by every function:
+
+* Inputs are 1-D array-likes of floats.  NaN entries are dropped (for the paired test: every pair
+  in which either value is NaN), the way ``nan_policy="omit"`` does in scipy.
+* A statistic that is undefined comes back as NaN, never as a made-up number:
+  fewer than two values (no sample variance), or a standard error of exactly zero.  The second
+  case happens with degenerate data, e.g. every run reaching the same accuracy; the t statistic
+  is then 0/0 or x/0.  scipy reports x/0 as t = +-inf, p = 0, but a handful of seeds that happen to
+  agree exactly is not infinite evidence, so we report NaN t and p instead (and ``compare`` marks
+  such a row as not significant).  Confidence intervals are still given when the standard error
+  is zero: any quantile times a zero standard error is zero, so the interval collapses to the
+  point estimate.
+* A standard deviation counts as zero when it is below ``1e-12`` times the data's scale, so that
+  floating-point noise in differences such as ``0.72 - 0.70`` vs ``0.52 - 0.50`` does not turn into
+  a t statistic of 1e15.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from genaug.errors import GenaugError
+
+__all__ = [
+    "TTest",
+    "compare",
+    "cohens_dz",
+    "describe",
+    "hedges_g",
+    "holm",
+    "mean_ci",
+    "paired_ttest",
+    "to_markdown",
+    "welch_ttest",
+]
+
+_ZERO_RTOL = 1e-12
+NAN = float("nan")
+
+COMPARE_COLUMNS = [
+    "method",
+    "k",
+    "n",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "baseline_mean",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "welch_t",
+    "welch_df",
+    "welch_p",
+    "paired_t",
+    "paired_df",
+    "paired_p",
+    "p_one_sided",
+    "confidence_better",
+    "hedges_g",
+    "cohens_dz",
+    "p_holm",
+    "significant",
+]
+DESCRIBE_COLUMNS = ["method", "k", "n", "mean", "std", "ci_low", "ci_high"]
+
+
+# --------------------------------------------------------------------------- helpers
+def _clean(x, name: str = "x") -> np.ndarray:
+    """1-D float array with NaNs removed."""
+    arr = np.atleast_1d(np.asarray(x, dtype=float))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    return arr[~np.isnan(arr)]
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.sum(x) / x.size) if x.size else NAN
+
+
+def _var(x: np.ndarray) -> float:
+    """Unbiased sample variance  s^2 = sum (x_i - mean)^2 / (n - 1);  NaN for n < 2."""
+    n = x.size
+    if n < 2:
+        return NAN
+    m = _mean(x)
+    return float(np.sum((x - m) ** 2) / (n - 1))
+
+
+def _is_zero(sd: float, *samples: np.ndarray) -> bool:
+    """Is a standard deviation zero up to floating-point noise of the data's magnitude?"""
+    scale = max([1.0] + [float(np.max(np.abs(s))) for s in samples if s.size])
+    return sd <= _ZERO_RTOL * scale
+
+
+def _t_quantile(confidence: float, df: float) -> float:
+    """Two-sided critical value  t_{(1+c)/2, df}."""
+    if not df > 0:  # also catches NaN
+        return NAN
+    return float(special.stdtrit(df, 0.5 + confidence / 2.0))
+
+
+def _interval(center: float, se: float, q: float, zero: bool) -> tuple[float, float]:
+    if zero:
+        return center, center
+    half = q * se
+    return center - half, center + half
+
+
+def _p_values(t: float, df: float) -> tuple[float, float]:
+    """(two-sided p = 2 P(T >= |t|), one-sided p for H1 'greater' = P(T >= t)).
+
+    P(T >= t) is computed as the CDF at -t (symmetry), which keeps precision for large t.
+    """
+    if not (np.isfinite(t) and df > 0):
+        return NAN, NAN
+    return float(2.0 * special.stdtr(df, -abs(t))), float(special.stdtr(df, -t))
+
+
+# --------------------------------------------------------------------------- one sample
+def mean_ci(x, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and t-based confidence interval:  mean +- t_{(1+c)/2, n-1} * s / sqrt(n).
+
+    n = 0 gives three NaNs; n = 1 gives the value and NaN bounds; zero spread gives
+    ``(mean, mean, mean)``.
+    """
+    _check_confidence(confidence)
+    x = _clean(x)
+    n = x.size
+    m = _mean(x)
+    if n < 2:
+        return m, NAN, NAN
+    sd = math.sqrt(_var(x))
+    se = sd / math.sqrt(n)
+    low, high = _interval(m, se, _t_quantile(confidence, n - 1), _is_zero(sd, x))
+    return m, low, high
+
+
+# --------------------------------------------------------------------------- two samples
+@dataclass(frozen=True)
+class TTest:
+    """Result of a two-sample t-test of mean(a) - mean(b).
+
+    ``p_greater`` is the one-sided p-value for H1: mean(a) > mean(b) (paired: mean(a - b) > 0).
+    ``ci_low``/``ci_high`` bound the difference ``diff`` at the requested confidence.
+    """
+
+    t: float
+    df: float
+    p_two_sided: float
+    p_greater: float
+    diff: float
+    ci_low: float
+    ci_high: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def welch_ttest(a, b, confidence: float = 0.95) -> TTest:
+    """Welch's unequal-variance t-test.
+
+        diff = mean(a) - mean(b),   se^2 = s_a^2 / n_a + s_b^2 / n_b,   t = diff / se,
+        df   = se^4 / ( (s_a^2/n_a)^2 / (n_a - 1) + (s_b^2/n_b)^2 / (n_b - 1) )
+               (Welch-Satterthwaite degrees of freedom)
+        CI   = diff +- t_{(1+c)/2, df} * se.
+
+    Needs at least two values in each sample (otherwise everything but ``diff`` is NaN).  If both
+    samples have zero spread, se = 0 and df = 0/0: t, df and p are NaN and the CI is [diff, diff].
+    """
+    _check_confidence(confidence)
+    a, b = _clean(a, "a"), _clean(b, "b")
+    na, nb = a.size, b.size
+    diff = _mean(a) - _mean(b) if na and nb else NAN
+    if na < 2 or nb < 2:
+        return TTest(NAN, NAN, NAN, NAN, diff, NAN, NAN)
+    var_a, var_b = _var(a), _var(b)
+    if _is_zero(math.sqrt(var_a), a, b) and _is_zero(math.sqrt(var_b), a, b):
+        return TTest(NAN, NAN, NAN, NAN, diff, diff, diff)
+    va, vb = var_a / na, var_b / nb
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    t = diff / se
+    p2, pg = _p_values(t, df)
+    low, high = _interval(diff, se, _t_quantile(confidence, df), False)
+    return TTest(float(t), float(df), p2, pg, float(diff), low, high)
+
+
+def _paired_arrays(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Align two paired samples; drop pairs with a NaN; raise ValueError if they do not pair."""
+    if isinstance(a, pd.Series) and isinstance(b, pd.Series):
+        if not a.index.is_unique or not b.index.is_unique:
+            raise ValueError("paired samples need unique index labels to pair on")
+        if set(a.index) != set(b.index):
+            raise ValueError(
+                "paired samples do not align: their index labels differ "
+                f"({len(a.index.difference(b.index))} only in a, "
+                f"{len(b.index.difference(a.index))} only in b)"
+            )
+        b = b.reindex(a.index)
+    a_arr = np.asarray(a, dtype=float)
+    b_arr = np.asarray(b, dtype=float)
+    if a_arr.ndim != 1 or b_arr.ndim != 1:
+        raise ValueError(f"paired samples must be 1-D, got shapes {a_arr.shape} and {b_arr.shape}")
+    if a_arr.shape != b_arr.shape:
+        raise ValueError(
+            f"paired samples must have the same length, got {a_arr.size} and {b_arr.size}"
+        )
+    keep = ~(np.isnan(a_arr) | np.isnan(b_arr))
+    return a_arr[keep], b_arr[keep]
+
+
+def paired_ttest(a, b, confidence: float = 0.95) -> TTest:
+    """Paired t-test on the differences d_i = a_i - b_i.
+
+        diff = mean(d),   se = s_d / sqrt(n),   t = diff / se,   df = n - 1,
+        CI   = diff +- t_{(1+c)/2, n-1} * se.
+
+    ``a`` and ``b`` must pair up: equal lengths (element i with element i), or two pandas Series
+    with the same set of unique index labels (paired by label).  Anything else raises ValueError.
+    Pairs with a NaN on either side are dropped.  n < 2 gives NaN for everything but ``diff``;
+    zero spread of the differences gives NaN t and p and the CI [diff, diff].
+    """
+    _check_confidence(confidence)
+    a, b = _paired_arrays(a, b)
+    d = a - b
+    n = d.size
+    diff = _mean(d)
+    if n < 2:
+        return TTest(NAN, NAN, NAN, NAN, diff, NAN, NAN)
+    df = n - 1
+    sd = math.sqrt(_var(d))
+    if _is_zero(sd, a, b):
+        return TTest(NAN, float(df), NAN, NAN, diff, diff, diff)
+    se = sd / math.sqrt(n)
+    t = diff / se
+    p2, pg = _p_values(t, df)
+    low, high = _interval(diff, se, _t_quantile(confidence, df), False)
+    return TTest(float(t), float(df), p2, pg, diff, low, high)
+
+
+# --------------------------------------------------------------------------- effect sizes
+def hedges_g(a, b) -> float:
+    """Hedges' g: Cohen's d with the pooled SD, times the small-sample correction J.
+
+        s_p = sqrt( ((n_a - 1) s_a^2 + (n_b - 1) s_b^2) / (n_a + n_b - 2) )
+        d   = (mean(a) - mean(b)) / s_p
+        J   = Gamma(m / 2) / ( sqrt(m / 2) * Gamma((m - 1) / 2) ),   m = n_a + n_b - 2
+        g   = J * d.
+
+    J is the exact correction (Hedges 1981); the familiar 1 - 3 / (4 m - 1) approximates it to
+    within 0.1 % once m >= 4.  NaN if either sample has fewer than two values or s_p is zero.
+    """
+    a, b = _clean(a, "a"), _clean(b, "b")
+    na, nb = a.size, b.size
+    if na < 2 or nb < 2:
+        return NAN
+    m = na + nb - 2
+    sp = math.sqrt(((na - 1) * _var(a) + (nb - 1) * _var(b)) / m)
+    if _is_zero(sp, a, b):
+        return NAN
+    d = (_mean(a) - _mean(b)) / sp
+    j = math.exp(special.gammaln(m / 2) - special.gammaln((m - 1) / 2)) / math.sqrt(m / 2)
+    return float(j * d)
+
+
+def cohens_dz(a, b) -> float:
+    """Cohen's d_z for paired samples: mean(d) / s_d with d_i = a_i - b_i (= t / sqrt(n)).
+
+    Pairing rules as in :func:`paired_ttest`.  NaN if fewer than two pairs or s_d is zero.
+    """
+    a, b = _paired_arrays(a, b)
+    d = a - b
+    if d.size < 2:
+        return NAN
+    sd = math.sqrt(_var(d))
+    if _is_zero(sd, a, b):
+        return NAN
+    return float(_mean(d) / sd)
+
+
+# --------------------------------------------------------------------------- multiplicity
+def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni step-down adjusted p-values.
+
+    With the m non-NaN p-values sorted ascending, p_(1) <= ... <= p_(m):
+
+        adj_(i) = min(1, max_{j <= i} (m - j + 1) p_(j))
+
+    returned in the input order.  Reject H_(i) at level alpha iff adj_(i) < alpha (equivalently
+    <=; ties are measure-zero).  NaN entries stay NaN and do not count towards m.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    if p.ndim != 1:
+        p = p.reshape(-1)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = ok.size
+    if m == 0:
+        return out
+    if np.any((p[ok] < 0) | (p[ok] > 1)):
+        raise ValueError("p-values must lie in [0, 1]")
+    order = ok[np.argsort(p[ok], kind="stable")]
+    factors = m - np.arange(m)  # m, m-1, ..., 1
+    adjusted = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
+    out[order] = adjusted
+    return out
+
+
+# --------------------------------------------------------------------------- tables of runs
+def _check_runs(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    missing = [c for c in ("method", "k", "replicate", metric) if c not in runs.columns]
+    if missing:
+        raise GenaugError(
+            f"the runs table lacks column(s) {missing}; it has {list(runs.columns)} - "
+            "pass metric= one of its columns or regenerate the metrics records"
+        )
+    df = runs[["method", "k", "replicate", metric]].copy()
+    df["method"] = df["method"].astype(str)
+    df[metric] = pd.to_numeric(df[metric], errors="coerce").astype(float)
+    return df
+
+
+def describe(
+    runs: pd.DataFrame, metric: str = "accuracy", confidence: float = 0.95
+) -> pd.DataFrame:
+    """Per (method, k), baseline included: n, mean, std (ddof=1) and the t-based CI of the mean.
+
+    Sorted by method then k.  NaN metric values are not counted.
+    """
+    _check_confidence(confidence)
+    df = _check_runs(runs, metric)
+    rows = []
+    for (method, k), g in df.groupby(["method", "k"], sort=True):
+        x = _clean(g[metric].to_numpy())
+        mean, low, high = mean_ci(x, confidence)
+        rows.append(
+            {
+                "method": method,
+                "k": k,
+                "n": int(x.size),
+                "mean": mean,
+                "std": math.sqrt(_var(x)) if x.size >= 2 else NAN,
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
+    out = pd.DataFrame(rows, columns=DESCRIBE_COLUMNS)
+    out.attrs.update(metric=metric, confidence=confidence)
+    return out
+
+
+def compare(
+    runs: pd.DataFrame,
+    metric: str = "accuracy",
+    baseline: str = "none",
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Every method against the baseline, per k, paired by replicate.
+
+    For each (method != baseline, k) the method's runs are inner-joined with the baseline's runs
+    at the same k on ``replicate`` (the same replicate shares the same few-shot subset), after
+    dropping runs whose metric is NaN.  Every column is computed on those n pairs, so ``mean`` and
+    ``baseline_mean`` are means over the same replicates and ``diff = mean - baseline_mean``.
+
+    Columns: see ``COMPARE_COLUMNS``.  ``p_one_sided`` is the paired one-sided p-value for
+    H1 "method better than baseline" (mean of method - baseline > 0), ``confidence_better`` is
+    ``1 - p_one_sided``, ``p_holm`` is the Holm adjustment of ``p_one_sided`` over all rows of the
+    table, and ``significant`` is ``p_holm < alpha`` (False where p is NaN).  A (method, k) with no
+    baseline runs to pair with stays in the table with n = 0 and NaN statistics.
+
+    Raises GenaugError if a column is missing, the baseline never occurs, or a
+    (method, k, replicate) occurs more than once (the pairing would be ambiguous).
+    """
+    _check_confidence(confidence)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    df = _check_runs(runs, metric)
+    dup = df.duplicated(["method", "k", "replicate"], keep=False)
+    if dup.any():
+        first = df.loc[dup, ["method", "k", "replicate"]].iloc[0].to_dict()
+        raise GenaugError(
+            f"{int(dup.sum())} runs share a (method, k, replicate), e.g. {first}; "
+            "each replicate must be run once per method and k - remove the duplicate records"
+        )
+    if not (df["method"] == baseline).any():
+        raise GenaugError(
+            f"no runs of the baseline method {baseline!r} (methods: "
+            f"{sorted(df['method'].unique())}); run the baseline or pass baseline="
+        )
+    df = df[df[metric].notna()]
+    base = df[df["method"] == baseline]
+    rows = []
+    others = df[df["method"] != baseline]
+    for (method, k), g in others.groupby(["method", "k"], sort=True):
+        b = base[base["k"] == k]
+        pairs = g.merge(b, on="replicate", suffixes=("", "_base")).sort_values("replicate")
+        x = pairs[metric].to_numpy()
+        y = pairs[f"{metric}_base"].to_numpy()
+        mean, low, high = mean_ci(x, confidence)
+        w = welch_ttest(x, y, confidence)
+        p = paired_ttest(x, y, confidence)
+        rows.append(
+            {
+                "method": method,
+                "k": k,
+                "n": int(len(pairs)),
+                "mean": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "baseline_mean": _mean(y),
+                "diff": p.diff,
+                "diff_ci_low": p.ci_low,
+                "diff_ci_high": p.ci_high,
+                "welch_t": w.t,
+                "welch_df": w.df,
+                "welch_p": w.p_two_sided,
+                "paired_t": p.t,
+                "paired_df": p.df,
+                "paired_p": p.p_two_sided,
+                "p_one_sided": p.p_greater,
+                "confidence_better": 1.0 - p.p_greater,
+                "hedges_g": hedges_g(x, y),
+                "cohens_dz": cohens_dz(x, y),
+            }
+        )
+    out = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+    out["p_holm"] = holm(out["p_one_sided"].to_numpy(dtype=float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["significant"] = (out["p_holm"] < alpha).astype(bool)
+    out["n"] = out["n"].astype(int)
+    out = out.sort_values(["method", "k"], kind="stable").reset_index(drop=True)
+    out.attrs.update(metric=metric, baseline=baseline, alpha=alpha, confidence=confidence)
+    return out
+
+
+# --------------------------------------------------------------------------- Markdown
+def _fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3g}"
+
+
+def _fmt_num(x: float, digits: int = 2, signed: bool = False) -> str:
+    if not np.isfinite(x):
+        return "n/a"
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+
+
+def _fmt_ci(center: str, low: float, high: float, fmt) -> str:
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return center
+    return f"{center} [{fmt(low)}, {fmt(high)}]"
+
+
+def _escape(text: object) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def to_markdown(
+    table: pd.DataFrame,
+    metric: str = "accuracy",
+    *,
+    baseline: str | None = None,
+    confidence: float | None = None,
+    alpha: float | None = None,
+    percent: bool | None = None,
+) -> str:
+    """Render a :func:`compare` table as Markdown, followed by a legend.
+
+    ``baseline``, ``confidence`` and ``alpha`` default to what ``compare`` recorded in
+    ``table.attrs`` (else "none", 0.95, 0.05).  ``percent`` shows the metric as percentages with
+    one decimal (differences in percentage points); by default it is on when every mean lies in
+    [0, 1], as accuracies do.  p-values get three significant digits, or "<0.001".
+    """
+    attrs = table.attrs
+    baseline = baseline if baseline is not None else attrs.get("baseline", "none")
+    confidence = confidence if confidence is not None else attrs.get("confidence", 0.95)
+    alpha = alpha if alpha is not None else attrs.get("alpha", 0.05)
+    if percent is None:
+        vals = pd.concat([table["mean"], table["baseline_mean"]]).dropna()
+        percent = bool(((vals >= 0) & (vals <= 1)).all())
+    scale = 100.0 if percent else 1.0
+    level = f"{confidence * 100:g}%"
+
+    def val(x: float) -> str:
+        return _fmt_num(x * scale, 1 if percent else 3)
+
+    def dval(x: float) -> str:
+        return _fmt_num(x * scale, 1 if percent else 3, signed=True)
+
+    unit = " (%)" if percent else ""
+    dunit = " (pp)" if percent else ""
+    header = [
+        "Method",
+        "k",
+        "n",
+        f"{metric}{unit} [{level} CI]",
+        f"{baseline}{unit}",
+        f"Δ vs {baseline}{dunit} [{level} CI]",
+        "Hedges' g",
+        "d_z",
+        "p (one-sided)",
+        "Confidence better",
+        "p (Holm)",
+        "Significant",
+    ]
+    align = ["---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", ":-:"]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    for r in table.itertuples(index=False):
+        p1 = float(r.p_one_sided)
+        if not np.isfinite(p1):
+            conf = "n/a"
+        elif p1 < 0.001:
+            conf = ">99.9%"
+        else:
+            conf = f"{(1.0 - p1) * 100:.1f}%"
+        cells = [
+            _escape(r.method),
+            str(r.k),
+            str(r.n),
+            _fmt_ci(val(r.mean), r.ci_low, r.ci_high, val),
+            val(r.baseline_mean),
+            _fmt_ci(dval(r.diff), r.diff_ci_low, r.diff_ci_high, dval),
+            _fmt_num(r.hedges_g, signed=True),
+            _fmt_num(r.cohens_dz, signed=True),
+            _fmt_p(p1),
+            conf,
+            _fmt_p(float(r.p_holm)),
+            "yes" if bool(r.significant) else "no",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    m = int(np.isfinite(table["p_one_sided"].to_numpy(dtype=float)).sum()) if len(table) else 0
+    legend = [
+        "",
+        f"Each row compares a method with the baseline `{baseline}` at k shots per class, "
+        "paired by replicate (the same replicate uses the same few-shot subset); "
+        "n is the number of pairs.",
+        f'- p (one-sided): one-sided paired t-test, H1 "method better than {baseline}" '
+        "(mean of the paired differences > 0).",
+        "- Confidence better = 1 − one-sided p (NOT 1 − two-sided p as in the DAGAN PyTorch "
+        "port's results table: that is confidence that the means differ in either direction, "
+        "so a clearly worse method would also score high).",
+        f"- p (Holm): Holm–Bonferroni correction across all {m} "
+        f"comparison{'' if m == 1 else 's'} in this table"
+        + (f" with a p-value ({len(table) - m} n/a not counted)" if m < len(table) else "")
+        + f"; Significant = p (Holm) < {alpha:g}.",
+        f"- CIs are {level} t-intervals: of the method's mean, and of the mean paired "
+        "difference (Δ)"
+        + (", in percentage points." if percent else ".")
+        + " Hedges' g: pooled-SD standardized mean difference with small-sample correction; "
+        "d_z: mean paired difference / SD of the differences.",
+        "- n/a: undefined (fewer than two pairs, or zero variance, e.g. all runs equal).",
+    ]
+    return "\n".join(lines + legend) + "\n"

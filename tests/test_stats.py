@@ -1,0 +1,289 @@
+"""genaug.stats against scipy and hand-worked examples."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+
+from genaug import stats as S
+from genaug.errors import GenaugError
+
+A = np.array([0.61, 0.58, 0.66, 0.70, 0.63, 0.59, 0.68, 0.64])
+B = np.array([0.55, 0.57, 0.60, 0.62, 0.58, 0.61, 0.59, 0.56])
+C = np.array([0.52, 0.49, 0.57, 0.55, 0.60])  # different length, for Welch
+
+
+# --------------------------------------------------------------------------- mean_ci
+def test_mean_ci_matches_scipy_t_interval():
+    m, lo, hi = S.mean_ci(A, 0.95)
+    ref = st.t.interval(0.95, len(A) - 1, loc=A.mean(), scale=st.sem(A))
+    assert m == pytest.approx(A.mean())
+    assert (lo, hi) == pytest.approx(ref, rel=1e-12)
+    _, lo90, hi90 = S.mean_ci(A, 0.90)
+    assert (lo90, hi90) == pytest.approx(
+        st.t.interval(0.90, len(A) - 1, loc=A.mean(), scale=st.sem(A))
+    )
+
+
+def test_mean_ci_small_and_degenerate():
+    m, lo, hi = S.mean_ci([0.7])
+    assert m == 0.7 and math.isnan(lo) and math.isnan(hi)
+    assert all(math.isnan(v) for v in S.mean_ci([]))
+    assert S.mean_ci([0.5, 0.5, 0.5]) == (0.5, 0.5, 0.5)
+    assert S.mean_ci([0.5, np.nan, 0.7])[0] == pytest.approx(0.6)  # NaN dropped
+    with pytest.raises(ValueError):
+        S.mean_ci(A, 95)
+
+
+# --------------------------------------------------------------------------- t-tests
+@pytest.mark.parametrize("b", [B, C])
+def test_welch_matches_scipy(b):
+    r = S.welch_ttest(A, b)
+    ref = st.ttest_ind(A, b, equal_var=False)
+    ref_g = st.ttest_ind(A, b, equal_var=False, alternative="greater")
+    assert r.t == pytest.approx(ref.statistic, rel=1e-12)
+    assert r.df == pytest.approx(ref.df, rel=1e-12)
+    assert r.p_two_sided == pytest.approx(ref.pvalue, rel=1e-9)
+    assert r.p_greater == pytest.approx(ref_g.pvalue, rel=1e-9)
+    assert r.diff == pytest.approx(A.mean() - b.mean())
+    ci = ref.confidence_interval(0.95)
+    assert (r.ci_low, r.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    # swapped: H1 a > b becomes the "less" alternative
+    r2 = S.welch_ttest(b, A)
+    assert r2.p_greater == pytest.approx(
+        st.ttest_ind(b, A, equal_var=False, alternative="greater").pvalue, rel=1e-9
+    )
+    assert r2.p_greater == pytest.approx(1 - r.p_greater, rel=1e-9)
+
+
+def test_paired_matches_scipy():
+    r = S.paired_ttest(A, B)
+    ref = st.ttest_rel(A, B)
+    assert r.t == pytest.approx(ref.statistic, rel=1e-12)
+    assert r.df == ref.df == len(A) - 1
+    assert r.p_two_sided == pytest.approx(ref.pvalue, rel=1e-9)
+    assert r.p_greater == pytest.approx(st.ttest_rel(A, B, alternative="greater").pvalue, rel=1e-9)
+    assert S.paired_ttest(B, A).p_greater == pytest.approx(
+        st.ttest_rel(B, A, alternative="greater").pvalue, rel=1e-9
+    )
+    for conf in (0.95, 0.99):
+        ci = ref.confidence_interval(conf)
+        r = S.paired_ttest(A, B, confidence=conf)
+        assert (r.ci_low, r.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    d = A - B
+    assert (r.ci_low, r.ci_high) == pytest.approx(
+        st.t.interval(0.99, len(d) - 1, loc=d.mean(), scale=st.sem(d))
+    )
+
+
+def test_paired_requires_alignment():
+    with pytest.raises(ValueError):
+        S.paired_ttest(A, B[:-1])
+    with pytest.raises(ValueError):
+        S.cohens_dz(A, B[:-1])
+    a = pd.Series(A, index=range(8))
+    b = pd.Series(B, index=range(8))
+    with pytest.raises(ValueError):
+        S.paired_ttest(a, pd.Series(B, index=range(1, 9)))
+    # Series pair by label, whatever the order
+    shuffled = b.sample(frac=1.0, random_state=0)
+    assert S.paired_ttest(a, shuffled) == S.paired_ttest(A, B)
+
+
+def test_paired_drops_nan_pairs():
+    a = np.append(A, [np.nan, 0.9])
+    b = np.append(B, [0.5, np.nan])
+    assert S.paired_ttest(a, b) == S.paired_ttest(A, B)
+
+
+def test_degenerate_inputs_are_nan_without_warnings():
+    same = np.full(5, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = S.welch_ttest(same, same)
+        assert math.isnan(w.t) and math.isnan(w.p_two_sided) and math.isnan(w.p_greater)
+        assert w.diff == 0 and w.ci_low == w.ci_high == 0
+        w = S.welch_ttest(same + 0.1, same)  # x/0: NaN, not t=inf, p=0
+        assert math.isnan(w.t) and math.isnan(w.p_greater)
+        assert w.diff == pytest.approx(0.1)
+        p = S.paired_ttest(same, same)
+        assert math.isnan(p.t) and math.isnan(p.p_two_sided) and p.df == 4
+        # constant differences up to float noise count as zero spread
+        x = np.array([0.72, 0.52, 0.93, 0.61])
+        p = S.paired_ttest(x, x - 0.02)
+        assert math.isnan(p.t) and p.diff == pytest.approx(0.02)
+        assert math.isnan(S.hedges_g(same, same))
+        assert math.isnan(S.cohens_dz(same, same))
+        one = S.welch_ttest([0.5], B)
+        assert math.isnan(one.t) and one.diff == pytest.approx(0.5 - B.mean())
+        assert math.isnan(S.paired_ttest([0.5], [0.4]).t)
+        # one sample constant, the other not: still a proper Welch test (df = n_b - 1)
+        w = S.welch_ttest(same, B[:5])
+        assert w.df == pytest.approx(4) and np.isfinite(w.p_two_sided)
+
+
+# --------------------------------------------------------------------------- effect sizes
+def test_hedges_g_known_example():
+    a = [1.0, 2.0, 3.0, 4.0, 5.0]  # mean 3, var 2.5
+    b = [3.0, 4.0, 5.0, 6.0, 7.0]  # mean 5, var 2.5
+    # d = -2 / sqrt(2.5) = -1.26491; J (m = 8) = Gamma(4) / (2 Gamma(3.5)) = 0.902703
+    j = math.gamma(4) / (math.sqrt(4) * math.gamma(3.5))
+    assert S.hedges_g(a, b) == pytest.approx(j * -2 / math.sqrt(2.5), rel=1e-12)
+    assert S.hedges_g(a, b) == pytest.approx(-1.14184, abs=1e-5)
+    # close to the common approximation J = 1 - 3 / (4 m - 1)
+    assert S.hedges_g(a, b) == pytest.approx((1 - 3 / 31) * -2 / math.sqrt(2.5), rel=1e-3)
+    assert S.hedges_g(b, a) == pytest.approx(-S.hedges_g(a, b))
+
+
+def test_cohens_dz_is_t_over_sqrt_n():
+    t = st.ttest_rel(A, B).statistic
+    assert S.cohens_dz(A, B) == pytest.approx(t / math.sqrt(len(A)))
+    d = A - B
+    assert S.cohens_dz(A, B) == pytest.approx(d.mean() / d.std(ddof=1))
+
+
+# --------------------------------------------------------------------------- Holm
+def test_holm_hand_worked():
+    adj = S.holm([0.01, 0.04, 0.03, 0.005])
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> max-accumulated 0.06
+    np.testing.assert_allclose(adj, [0.03, 0.06, 0.06, 0.02])
+
+
+def test_holm_nan_cap_and_monotone():
+    adj = S.holm([0.01, np.nan, 0.04, 0.03, np.nan, 0.005])
+    np.testing.assert_allclose(adj, [0.03, np.nan, 0.06, 0.06, np.nan, 0.02])
+    np.testing.assert_allclose(S.holm([0.5, 0.6, 0.01]), [1.0, 1.0, 0.03])
+    assert np.isnan(S.holm([np.nan, np.nan])).all()
+    assert S.holm([]).shape == (0,)
+    rng = np.random.default_rng(1)
+    p = rng.uniform(size=20)
+    adj = S.holm(p)
+    order = np.argsort(p)
+    assert np.all(np.diff(adj[order]) >= 0) and np.all(adj >= p) and np.all(adj <= 1)
+    with pytest.raises(ValueError):
+        S.holm([0.5, 1.5])
+
+
+# --------------------------------------------------------------------------- compare / describe
+def _runs(n_rep: int = 8, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in (1, 5):
+        for rep in range(n_rep):
+            base = 0.4 + 0.1 * k / 5 + 0.06 * rng.standard_normal()  # large between-rep spread
+            rows.append(("none", k, rep, base))
+            rows.append(("good", k, rep, base + 0.05 + 0.01 * rng.standard_normal()))
+            rows.append(("same", k, rep, base))
+    df = pd.DataFrame(rows, columns=["method", "k", "replicate", "accuracy"])
+    df["extra"] = "x"
+    return df
+
+
+def test_compare_clear_winner_and_null():
+    runs = _runs()
+    table = S.compare(runs)
+    assert list(table.columns) == S.COMPARE_COLUMNS
+    assert list(zip(table["method"], table["k"], strict=True)) == [
+        ("good", 1),
+        ("good", 5),
+        ("same", 1),
+        ("same", 5),
+    ]
+    assert (table["n"] == 8).all()
+    good = table[table["method"] == "good"]
+    assert (good["p_one_sided"] < 1e-4).all()
+    assert (good["confidence_better"] > 0.99).all()
+    assert good["significant"].all()
+    assert (good["diff"] > 0.03).all() and (good["diff_ci_low"] > 0).all()
+    same = table[table["method"] == "same"]
+    assert not same["significant"].any()
+    assert (same["diff"] == 0).all()
+    # Holm over the rows with a p-value (the 'same' rows are NaN: zero-variance differences)
+    np.testing.assert_allclose(table["p_holm"], S.holm(table["p_one_sided"]))
+    assert table.loc[0, "p_holm"] == pytest.approx(min(1, 2 * table.loc[0, "p_one_sided"]))
+    # numbers agree with scipy on one cell
+    sub = runs[runs["k"] == 5].pivot(index="replicate", columns="method", values="accuracy")
+    ref = st.ttest_rel(sub["good"], sub["none"], alternative="greater")
+    row = table[(table["method"] == "good") & (table["k"] == 5)].iloc[0]
+    assert row["p_one_sided"] == pytest.approx(ref.pvalue, rel=1e-9)
+    assert row["welch_p"] == pytest.approx(
+        st.ttest_ind(sub["good"], sub["none"], equal_var=False).pvalue, rel=1e-9
+    )
+    assert row["baseline_mean"] == pytest.approx(sub["none"].mean())
+    assert row["mean"] == pytest.approx(sub["good"].mean())
+    # the paired test sees what Welch misses under large between-replicate spread
+    assert row["paired_p"] < row["welch_p"]
+
+
+def test_compare_pairs_by_replicate_not_row_order():
+    runs = _runs()
+    ordered = S.compare(runs)
+    shuffled = S.compare(runs.sample(frac=1.0, random_state=3).reset_index(drop=True))
+    pd.testing.assert_frame_equal(ordered, shuffled)
+    # a missing baseline replicate drops that pair (inner join)
+    drop = (runs["method"] == "none") & (runs["k"] == 1) & (runs["replicate"] == 0)
+    t = S.compare(runs[~drop])
+    assert t.set_index(["method", "k"])["n"].to_dict() == {
+        ("good", 1): 7,
+        ("good", 5): 8,
+        ("same", 1): 7,
+        ("same", 5): 8,
+    }
+
+
+def test_compare_degenerate_and_errors():
+    rows = [(m, k, r, 0.1) for m in ("none", "dagan") for k in (1, 5) for r in range(4)]
+    runs = pd.DataFrame(rows, columns=["method", "k", "replicate", "accuracy"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = S.compare(runs)
+        md = S.to_markdown(table)
+    assert len(table) == 2
+    assert table["p_one_sided"].isna().all() and not table["significant"].any()
+    assert "n/a" in md
+    with pytest.raises(GenaugError):
+        S.compare(runs, baseline="nothing")
+    with pytest.raises(GenaugError):
+        S.compare(runs, metric="loss")
+    with pytest.raises(GenaugError):
+        S.compare(pd.concat([runs, runs.iloc[:1]]))
+    # only the baseline: an empty table, still renders
+    empty = S.compare(runs[runs["method"] == "none"])
+    assert empty.empty and list(empty.columns) == S.COMPARE_COLUMNS
+    assert "Holm" in S.to_markdown(empty)
+
+
+def test_describe():
+    runs = _runs()
+    d = S.describe(runs)
+    assert list(d.columns) == S.DESCRIBE_COLUMNS
+    assert set(d["method"]) == {"none", "good", "same"} and len(d) == 6
+    g = runs[(runs["method"] == "good") & (runs["k"] == 1)]["accuracy"]
+    row = d[(d["method"] == "good") & (d["k"] == 1)].iloc[0]
+    assert row["n"] == 8 and row["std"] == pytest.approx(g.std(ddof=1))
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+        st.t.interval(0.95, 7, loc=g.mean(), scale=st.sem(g))
+    )
+
+
+def test_to_markdown():
+    table = S.compare(_runs())
+    md = S.to_markdown(table)
+    lines = md.splitlines()
+    body = [ln for ln in lines if ln.startswith("| ") and not ln.startswith("| ---")]
+    assert len(body) == 1 + len(table)  # header + one line per row
+    assert all(ln.count(" | ") == body[0].count(" | ") for ln in body)
+    assert 'one-sided paired t-test, H1 "method better than none"' in md
+    assert "1 − one-sided p" in md and "NOT 1 − two-sided p" in md and "DAGAN PyTorch" in md
+    assert "Holm" in md and "across all" in md
+    assert "95% t-intervals" in md
+    assert "<0.001" in md and ">99.9%" in md
+    good1 = next(ln for ln in lines if ln.startswith("| good | 1 |"))
+    mean = table.loc[0, "mean"] * 100
+    assert f"{mean:.1f} [" in good1 and "| yes |" in good1
+    assert "tabulate" not in md
