@@ -1,0 +1,43 @@
+# genaug: does a generative model's synthetic data make a low-data classifier better?
+#
+#   snakemake --cores 8 --resources gpu=1 all          # the whole experiment
+#   snakemake --cores 2 results/figures/accuracy_vs_shots.png   # one figure
+#   snakemake --report results/report.html             # the HTML report
+import os
+import sys
+
+# the Snakefile itself works from a checkout even before `pip install -e .`
+sys.path.insert(0, f"{workflow.basedir}/src")
+
+from genaug.errors import GenaugError
+from genaug.workflow import check_config
+
+
+configfile: f"{workflow.basedir}/config/config.yaml"
+
+
+try:
+    check_config(config, workflow.source_path("config/schema.yaml"))
+except GenaugError as err:
+    sys.exit(str(err))  # one line, before any job
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/prepare.smk"
+include: "rules/subsample.smk"
+include: "rules/train_generator.smk"
+include: "rules/generate.smk"
+include: "rules/classify.smk"
+include: "rules/stats.smk"
+include: "rules/figures.smk"
+include: "rules/summary.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        summary=f"{OUT}/summary.md",
+        figures=all_figures(),

@@ -1,0 +1,30 @@
+# Stage 3: train a generator. One rule serves every generator: transfer-mode generators
+# train once on the source classes (scope "source"), fit-mode ones on the k-shot training
+# set of each replicate (scope "k<k>-seed<seed>"). Test images never reach a generator.
+
+
+rule train_generator:
+    input:
+        unpack(generator_inputs),
+    output:
+        model=f"{OUT}/generators/{{generator}}/{{scope}}/model.pt",
+        train_log=f"{OUT}/generators/{{generator}}/{{scope}}/train_log.csv",
+        samples=f"{OUT}/generators/{{generator}}/{{scope}}/samples.png",
+    log:
+        f"{OUT}/logs/train_generator/{{generator}}/{{scope}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_generator/{{generator}}/{{scope}}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: lambda wc: config["generators"][wc.generator]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    params:
+        settings=lambda wc: config["generators"][wc.generator],
+        seed=config["seed"],
+        image_size=config["dataset"]["image_size"],
+        device=config["device"],
+    script:
+        "../scripts/train_generator.py"

@@ -1,0 +1,31 @@
+"""Rule classify: every replicate seed of one (method, k), in one process."""
+
+from genaug.workflow import run_script
+
+
+def main(smk):
+    from genaug import classify, io, runtime
+
+    method, k = smk.wildcards.method, int(smk.wildcards.k)
+    device = runtime.setup(threads=smk.threads, seed=0, device=smk.params.device)
+    table = io.read_parquet(smk.input.table)
+    synthetic = smk.input.get("synthetic", [None] * len(smk.params.seeds))
+    for seed, split, synth, out in zip(
+        smk.params.seeds, smk.input.splits, synthetic, smk.output.metrics, strict=True
+    ):
+        record = classify.run(
+            method,
+            k,
+            seed,
+            table,
+            io.read_parquet(split),
+            None if synth is None else io.read_parquet(synth),
+            smk.params.settings,
+            smk.params.n_per_image,
+            smk.params.classical,
+            device,
+        )
+        io.write_json(record, out)
+
+
+run_script(main, snakemake)  # noqa: F821

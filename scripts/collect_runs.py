@@ -1,0 +1,12 @@
+"""Rule collect_runs: every classifier run's metrics as one CSV."""
+
+from genaug.workflow import run_script
+
+
+def main(smk):
+    from genaug.report import collect_runs
+
+    collect_runs(smk.input.metrics).to_csv(smk.output.runs, index=False)
+
+
+run_script(main, snakemake)  # noqa: F821

@@ -1,0 +1,170 @@
+"""Stages 3 and 4: train a generator on what its mode allows, then write synthetic data."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from genaug import io, plots, runtime
+from genaug.data.tables import ClassIndex, ids_sha256, images_tensor, split_rows
+from genaug.errors import GenaugError
+from genaug.models import get_generator, load_generator
+from genaug.provenance import provenance, sha256_file
+from genaug.workflow import derive_seed
+
+log = logging.getLogger(__name__)
+
+
+def training_rows(table: pd.DataFrame, split: pd.DataFrame | None) -> pd.DataFrame:
+    """What a generator may see: all source images (transfer mode) or the replicate's
+    k-shot training images (fit mode). Never a test image."""
+    if split is None:
+        rows = table[table["role"] == "source"].reset_index(drop=True)
+        if rows.empty:
+            raise GenaugError(
+                "the prepared table has no source images for a transfer-mode generator: "
+                "set that generator's mode to fit, or use a dataset with source classes"
+            )
+        return rows
+    return split_rows(table, split, "train")
+
+
+def train_generator(
+    name: str,
+    settings: dict,
+    table: pd.DataFrame,
+    split: pd.DataFrame | None,
+    seed: int,
+    image_size: int,
+    device: str,
+    threads: int,
+    out_model: str | Path,
+    out_log: str | Path,
+    out_samples: str | Path,
+) -> None:
+    dev = runtime.setup(threads=threads, seed=seed, device=device)
+    rows = training_rows(table, split)
+    classes = ClassIndex(rows["label"])
+    images = images_tensor(rows["image"])
+    labels = classes.encode(rows["label"])
+    if images.shape[-1] != image_size:
+        raise GenaugError(
+            f"prepared images are {images.shape[-1]} px but dataset.image_size is {image_size}: "
+            "delete the outdir's data/prepared.parquet so it is rebuilt"
+        )
+    model = get_generator(name)(image_size, len(classes), **settings["hparams"]).to(dev)
+    log.info(
+        "training %s (%s mode) on %d images of %d classes for %d steps on %s",
+        name,
+        settings["mode"],
+        len(rows),
+        len(classes),
+        settings["steps"],
+        dev,
+    )
+    history: list[dict] = []
+    start = time.perf_counter()
+
+    def record(entry: dict) -> None:
+        entry = {**entry, "seconds": round(time.perf_counter() - start, 3)}
+        history.append(entry)
+        log.info("  %s", " ".join(f"{k}={v:.4g}" for k, v in entry.items()))
+
+    model.fit(
+        images,
+        labels,
+        steps=settings["steps"],
+        batch_size=settings["batch_size"],
+        lr=settings["lr"],
+        generator=runtime.rng(seed),
+        device=dev,
+        log=record,
+        log_every=max(1, settings["steps"] // 50),
+    )
+    prov = provenance(settings, seed=seed, device=str(dev), mode=settings["mode"])
+    with io.atomic_path(out_model) as tmp:
+        model.save(
+            tmp,
+            classes=classes.classes.tolist(),
+            train_images_sha256=ids_sha256(rows["image_id"]),
+            n_train_images=len(rows),
+            provenance=io.json_safe(prov),
+        )
+    pd.DataFrame(history).to_csv(out_log, index=False)
+    # one row per class (up to 8): a real training image, then its synthetic variations
+    first = rows.groupby("label", sort=True).head(1).head(8).index.to_numpy()
+    n = 7
+    synth = model.augment(
+        images[first], labels[first], n, generator=runtime.rng(seed + 1), device=dev
+    )
+    real, fake = io.to_uint8(images[first].numpy()), io.to_uint8(synth.images.numpy())
+    grid = [np.concatenate([real[j : j + 1], fake[j * n : (j + 1) * n]]) for j in range(len(first))]
+    plots.image_grid(grid, out_samples, title=f"{name}: real (left) and samples")
+
+
+def generate(
+    model_path: str | Path,
+    table: pd.DataFrame,
+    split: pd.DataFrame,
+    n_per_image: int,
+    seed: int,
+    k: int,
+    device: str,
+    out_table: str | Path,
+    out_shards: str | Path,
+    shard_size: int,
+) -> pd.DataFrame:
+    """``n_per_image`` synthetic images per real training image of one (k, seed) split."""
+    dev = runtime.setup(threads=1, seed=seed, device=device)
+    model = load_generator(model_path).to(dev)
+    checkpoint = sha256_file(model_path)
+    rows = split_rows(table, split, "train")
+    if model.mode == "fit":
+        classes = ClassIndex(model.checkpoint_extra["classes"])
+    else:
+        classes = ClassIndex(rows["label"])
+    images = images_tensor(rows["image"])
+    gen_seed = derive_seed(seed, "generate", model.name, k)
+    synth = model.augment(
+        images,
+        classes.encode(rows["label"]),
+        n_per_image,
+        generator=runtime.rng(gen_seed),
+        device=dev,
+    )
+    source = synth.source_index.numpy()
+    source_ids = np.where(source >= 0, rows["image_id"].to_numpy()[np.maximum(source, 0)], None)
+    df = pd.DataFrame(
+        {
+            "sample_id": [f"{model.name}-k{k}-seed{seed}-{i:06d}" for i in range(len(source))],
+            "image": [io.encode_png(a) for a in io.to_uint8(synth.images.numpy())],
+            "label": classes.decode(synth.labels).astype(np.int64),
+            "source_image_id": pd.array(source_ids, dtype="string"),
+            "generator": model.name,
+            "checkpoint_sha256": checkpoint,
+            "seed": seed,
+            "generation_seed": gen_seed,
+        }
+    )
+    prov = provenance(
+        {"n_per_image": n_per_image, "k": k, "checkpoint": str(model_path)},
+        seed=seed,
+        checkpoint_sha256=checkpoint,
+        generator=model.name,
+        generator_provenance=model.checkpoint_extra.get("provenance"),
+    )
+    io.write_parquet(df, out_table, meta=prov)
+    io.write_shards(df, out_shards, shard_size, meta=prov)
+    log.info("wrote %d synthetic images from %d real ones", len(df), len(rows))
+    return df
+
+
+def check_trained_on(model_path: str | Path, table: pd.DataFrame, split: pd.DataFrame | None):
+    """True when the checkpoint was trained on exactly what its mode allows."""
+    extra = torch.load(model_path, map_location="cpu", weights_only=True)["extra"]
+    return extra["train_images_sha256"] == ids_sha256(training_rows(table, split)["image_id"])

@@ -1,0 +1,102 @@
+"""Glue between Snakemake and the package: config checking, seeds, and the script wrapper.
+
+Nothing here imports torch, so the Snakefile and light rules start fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genaug.errors import GenaugError
+
+log = logging.getLogger("genaug")
+
+
+# --------------------------------------------------------------------------- config
+def check_config(config: dict, schema_path: str | Path) -> None:
+    """Validate ``config`` with ``snakemake.utils.validate``; on failure raise one clear line.
+
+    The line names the offending key, what is wrong with it, and what the key is for.
+    """
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema_path))
+    except WorkflowError:
+        raise GenaugError(explain_config_error(config, schema_path)) from None
+
+
+def explain_config_error(config: dict, schema_path: str | Path) -> str:
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return "config is invalid: check it against config/schema.yaml"
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    where = where.lstrip(".") or "(top level)"
+    hint = _description(schema, list(error.absolute_schema_path)) or ""
+    msg = error.message.replace("\n", " ")
+    fix = f"; {hint}" if hint else ""
+    return f"config error at {where}: {msg}{fix} (fix it in your --configfile or --config)"
+
+
+def _description(schema: dict, path: list) -> str | None:
+    """The description nearest to the failing schema node, walking up from it."""
+    nodes = [schema]
+    node: Any = schema
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        nodes.append(node)
+    for node in reversed(nodes):
+        if isinstance(node, dict) and "description" in node:
+            return " ".join(str(node["description"]).split())
+    return None
+
+
+# --------------------------------------------------------------------------- seeds
+def derive_seed(*parts: Any) -> int:
+    """A 31-bit seed from any parts, e.g. ``derive_seed(seed, "classifier", k)``: one stream
+    per purpose, independent of the order jobs run in."""
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+# --------------------------------------------------------------------------- scripts
+def run_script(main: Callable[[Any], None], smk: Any) -> None:
+    """Run a rule script's ``main(snakemake)`` with logging to the rule's log file.
+
+    A :class:`GenaugError` (bad input) ends the job with its one-line message and exit
+    status 1, no traceback; anything else is a bug and keeps its traceback.
+    """
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if getattr(smk, "log", None):
+        Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(smk.log[0], mode="w"))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    rule = getattr(smk, "rule", "script")
+    start = time.perf_counter()
+    try:
+        main(smk)
+    except GenaugError as err:
+        log.error("%s", err)
+        sys.exit(1)
+    log.info("%s done in %.1f s", rule, time.perf_counter() - start)
