@@ -8,6 +8,8 @@ DATASET = config["dataset"]["name"]
 MODE = {name: settings["mode"] for name, settings in config["generators"].items()}
 # one (k, seed) replicate of the few-shot task: its split, fit-mode generators, runs
 TAG = "k{k}-seed{seed}"
+SYNTHETIC = f"{OUT}/synthetic/{{generator}}/{TAG}.parquet"
+SHARDS = f"{OUT}/synthetic/{{generator}}/{TAG}.shards"
 
 
 wildcard_constraints:
@@ -63,7 +65,7 @@ def classify_inputs(wildcards):
     }
     if wildcards.method in GENERATORS:
         inputs["synthetic"] = expand(
-            rules.generate.output.table, generator=wildcards.method, k=k, seed=SEEDS
+            SYNTHETIC, generator=wildcards.method, k=k, seed=SEEDS
         )
     return inputs
 

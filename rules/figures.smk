@@ -26,12 +26,7 @@ rule figure_synthetic:
     input:
         table=rules.prepare.output.table,
         split=expand(rules.subsample.output.split, k=max(SHOTS), seed=SEEDS[0]),
-        synthetic=expand(
-            rules.generate.output.table,
-            k=max(SHOTS),
-            seed=SEEDS[0],
-            allow_missing=True,
-        ),
+        synthetic=expand(SYNTHETIC, k=max(SHOTS), seed=SEEDS[0], allow_missing=True),
     output:
         figure=report(
             f"{OUT}/figures/synthetic_{{generator}}.png",

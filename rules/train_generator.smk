@@ -14,6 +14,8 @@ rule train_generator:
         f"{OUT}/logs/train_generator/{{generator}}/{{scope}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_generator/{{generator}}/{{scope}}.tsv"
+    # generators gate every generate/classify job downstream: start them first
+    priority: 10
     conda:
         "../envs/torch.yaml"
     threads: lambda wc: config["generators"][wc.generator]["threads"]

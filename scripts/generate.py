@@ -1,4 +1,5 @@
-"""Rule generate: synthetic images for one (generator, k, seed), as Parquet and PNG shards."""
+"""Rule generate: synthetic images for every replicate seed of one (generator, k), each as
+Parquet and as PNG shards."""
 
 from genaug.workflow import run_script
 
@@ -7,18 +8,27 @@ def main(smk):
     from genaug import io
     from genaug.generation import generate
 
-    generate(
-        smk.input.model,
-        io.read_parquet(smk.input.table),
-        io.read_parquet(smk.input.split),
-        n_per_image=smk.params.n_per_image,
-        seed=int(smk.wildcards.seed),
-        k=int(smk.wildcards.k),
-        device=smk.params.device,
-        out_table=smk.output.table,
-        out_shards=smk.output.shards,
-        shard_size=smk.params.shard_size,
-    )
+    table = io.read_parquet(smk.input.table)
+    for seed, model, split, out_table, out_shards in zip(
+        smk.params.seeds,
+        smk.input.models,
+        smk.input.splits,
+        smk.output.tables,
+        smk.output.shards,
+        strict=True,
+    ):
+        generate(
+            model,
+            table,
+            io.read_parquet(split),
+            n_per_image=smk.params.n_per_image,
+            seed=seed,
+            k=int(smk.wildcards.k),
+            device=smk.params.device,
+            out_table=out_table,
+            out_shards=out_shards,
+            shard_size=smk.params.shard_size,
+        )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -97,7 +97,7 @@ def train_generator(
         )
     pd.DataFrame(history).to_csv(out_log, index=False)
     # one row per class (up to 8): a real training image, then its synthetic variations
-    first = rows.groupby("label", sort=True).head(1).head(8).index.to_numpy()
+    first = torch.as_tensor(rows.groupby("label", sort=True).head(1).head(8).index.to_list())
     n = 7
     synth = model.augment(
         images[first], labels[first], n, generator=runtime.rng(seed + 1), device=dev

@@ -156,6 +156,8 @@ def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def _jsonable(value: Any) -> Any:
+    if value is pd.NA:
+        return None
     if isinstance(value, np.generic):
         return value.item()
     return str(value)

@@ -1,0 +1,70 @@
+"""Bad configs stop the run before any job, with one line naming the key."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO, snakemake
+from genaug.errors import GenaugError
+from genaug.workflow import check_config, derive_seed
+
+SCHEMA = REPO / "config" / "schema.yaml"
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "omniglot_full.yaml"])
+def test_shipped_configs_are_valid(name):
+    config = default_config()
+    override = yaml.safe_load((REPO / "config" / name).read_text())
+    for key, value in override.items():
+        if isinstance(value, dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    check_config(config, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "edit, where",
+    [
+        (lambda c: c["methods"].append("gan"), "methods[4]"),
+        (lambda c: c["fewshot"].update(shots=[1, 25]), "fewshot.shots[1]"),
+        (lambda c: c["fewshot"].update(seeds=[0, -1]), "fewshot.seeds[1]"),
+        (lambda c: c.pop("classifier"), "(top level)"),
+        (lambda c: c["generators"].update(gan=c["generators"]["dagan"]), "generators"),
+        (lambda c: c["methods"].remove("none"), "methods"),
+        (lambda c: c["generators"]["dagan"].update(mode="both"), "generators.dagan.mode"),
+    ],
+)
+def test_schema_errors_are_one_line(edit, where):
+    config = copy.deepcopy(default_config())
+    edit(config)
+    with pytest.raises(GenaugError) as err:
+        check_config(config, SCHEMA)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"config error at {where}:"), message
+    assert "fix it" in message
+
+
+def test_cli_stops_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fewshot:\n  shots: [1, 30]\n  seeds: [0, 1]\n  n_classes: null\n")
+    proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(bad), check=False)
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("config error at fewshot.shots[1]: 30 is greater than")
+    assert len([line for line in lines if "config error" in line]) == 1
+    assert not (tmp_path / "results").exists()
+
+
+def test_derive_seed_is_stable_and_separates_streams():
+    assert derive_seed(0, "classifier", 1) == derive_seed(0, "classifier", 1)
+    assert derive_seed(0, "classifier", 1) != derive_seed(0, "classifier", 2)
+    assert 0 <= derive_seed("x") < 2**31
