@@ -13,6 +13,8 @@ rule figure_accuracy:
         ),
     log:
         f"{OUT}/logs/figures/accuracy_vs_shots.log",
+    benchmark:
+        f"{OUT}/benchmarks/figures/accuracy_vs_shots.tsv"
     conda:
         "../envs/analysis.yaml"
     threads: 1
@@ -37,6 +39,8 @@ rule figure_synthetic:
         ),
     log:
         f"{OUT}/logs/figures/synthetic_{{generator}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/figures/synthetic_{{generator}}.tsv"
     conda:
         "../envs/analysis.yaml"
     threads: 1
@@ -60,6 +64,8 @@ rule figure_training:
         ),
     log:
         f"{OUT}/logs/figures/training_{{generator}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/figures/training_{{generator}}.tsv"
     conda:
         "../envs/analysis.yaml"
     threads: 1

@@ -9,6 +9,8 @@ rule summary:
         summary=f"{OUT}/summary.md",
     log:
         f"{OUT}/logs/summary.log",
+    benchmark:
+        f"{OUT}/benchmarks/summary.tsv"
     conda:
         "../envs/analysis.yaml"
     threads: 1

@@ -56,7 +56,7 @@ def test_schema_errors_are_one_line(edit, where):
 def test_cli_stops_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("fewshot:\n  shots: [1, 30]\n  seeds: [0, 1]\n  n_classes: null\n")
-    proc = snakemake(tmp_path, "--cores", "1", "--configfile", str(bad), check=False)
+    proc = snakemake(tmp_path, "--cores", "1", f"--configfile={bad}", check=False)
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("config error at fewshot.shots[1]: 30 is greater than")

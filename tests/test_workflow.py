@@ -60,8 +60,8 @@ def expected_outputs() -> list[str]:
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
-    snakemake(workdir, "--cores", "2", "--configfile", str(TINY), "all")
-    snakemake(workdir, "--configfile", str(TINY), "--report", "results/report.html")
+    snakemake(workdir, "--cores", "2", f"--configfile={TINY}", "all")
+    snakemake(workdir, f"--configfile={TINY}", "--report", "results/report.html")
     return workdir
 
 
@@ -77,7 +77,7 @@ def test_every_output_and_the_report(full_run):
 
 
 def test_rerun_does_nothing(full_run):
-    proc = snakemake(full_run, "--cores", "2", "--configfile", str(TINY), "-n", "all")
+    proc = snakemake(full_run, "--cores", "2", f"--configfile={TINY}", "-n", "all")
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
@@ -114,12 +114,12 @@ def test_provenance_and_no_test_images_in_training(full_run):
 def test_one_figure_target_then_same_numbers(full_run, tmp_path):
     """Naming one figure builds just it and what it needs; the run table then matches."""
     figure = "results/figures/training_cvae.png"
-    snakemake(tmp_path, "--cores", "2", "--configfile", str(TINY), figure)
+    snakemake(tmp_path, "--cores", "2", f"--configfile={TINY}", figure)
     assert (tmp_path / figure).is_file()
     assert not (tmp_path / "results/classify").exists()
     assert not (tmp_path / "results/generators/dagan").exists()
 
-    snakemake(tmp_path, "--cores", "2", "--configfile", str(TINY), "results/stats/runs.csv")
+    snakemake(tmp_path, "--cores", "2", f"--configfile={TINY}", "results/stats/runs.csv")
     cols = ["method", "k", "replicate", "accuracy", "final_train_loss", "seed", "config_hash"]
     first = pd.read_csv(full_run / "results/stats/runs.csv")[cols]
     second = pd.read_csv(tmp_path / "results/stats/runs.csv")[cols]
