@@ -29,3 +29,12 @@ def embedded() -> pd.DataFrame:
     from genaug.io import read_parquet
 
     return read_parquet(REPO / "data" / "omniglot_small.parquet")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tests compare numbers, not speed: one thread is reproducible and avoids two test
+    processes fighting over the 2 cores of a CI machine."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -40,6 +40,7 @@ def test_shipped_configs_are_valid(name):
         (lambda c: c["generators"].update(gan=c["generators"]["dagan"]), "generators"),
         (lambda c: c["methods"].remove("none"), "methods"),
         (lambda c: c["generators"]["dagan"].update(mode="both"), "generators.dagan.mode"),
+        (lambda c: c["generators"]["cvae"].update(mode="transfer"), "generators.cvae.mode"),
     ],
 )
 def test_schema_errors_are_one_line(edit, where):

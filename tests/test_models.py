@@ -105,7 +105,8 @@ def nearest_sq_dist(fake, fake_labels, real, real_labels):
 
 # --------------------------------------------------------------------------- registry
 def test_registry_and_unknown_name():
-    assert GENERATORS == {"dagan": DAGAN, "cvae": CVAE}
+    assert {"dagan", "cvae", "aae", "cgan", "infogan", "latent"} <= set(GENERATORS)
+    assert all(cls.name == name for name, cls in GENERATORS.items())
     assert get_generator("dagan") is DAGAN and DAGAN.mode == "transfer"
     assert get_generator("cvae") is CVAE and CVAE.mode == "fit"
     with pytest.raises(GenaugError, match=r"unknown generator 'gan'.*cvae, dagan.*`generators`"):

@@ -5,6 +5,10 @@ with an augmentation method every other batch is drawn from the augmented pool i
 (synthetic images of a generator, or classically transformed copies of the real shots).
 The initialisation and the real-batch stream depend only on (replicate seed, k), so the
 methods of a replicate differ only in the augmentation: the comparison is paired.
+
+The network is ``classifier.arch`` (see :mod:`genaug.models.classifier`): ``conv4`` (default)
+or ``densenet``, the DAGAN protocol's classifier, which also sees a real/synthetic flag: 1 for
+batches drawn from the augmented pool, 0 for real batches and at test time.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from genaug import runtime
 from genaug.augment import classical_pool
 from genaug.data.tables import ClassIndex, images_tensor, split_rows
 from genaug.models.base import sample_batch
-from genaug.models.classifier import ConvNet
+from genaug.models.classifier import make_classifier
 from genaug.provenance import provenance
 from genaug.workflow import derive_seed
 
@@ -54,10 +59,13 @@ def train_classifier(
     settings: dict,
     seed: int,
     device: torch.device,
-) -> tuple[ConvNet, list[float]]:
-    """Train for ``settings["steps"]`` steps; odd steps use the pool when there is one."""
+) -> tuple[nn.Module, list[float]]:
+    """Train for ``settings["steps"]`` steps; odd steps use the pool when there is one (and
+    tell the network so through its ``is_synthetic`` flag)."""
     torch.manual_seed(seed)
-    model = ConvNet(n_classes, image_size=train[0].shape[-1], width=settings["width"]).to(device)
+    model = make_classifier(
+        settings.get("arch", "conv4"), n_classes, train[0].shape[-1], settings["width"]
+    ).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
     real_rng = runtime.rng(derive_seed(seed, "real-batches"))
     pool_rng = runtime.rng(derive_seed(seed, "pool-batches"))
@@ -67,14 +75,16 @@ def train_classifier(
     losses = []
     model.train()
     for step in range(settings["steps"]):
-        if pool is not None and step % 2 == 1:
+        synthetic = pool is not None and step % 2 == 1
+        if synthetic:
             idx = sample_batch(len(x_pool), settings["batch_size"], pool_rng).to(device)
             x, y = x_pool[idx], y_pool[idx]
         else:
             idx = sample_batch(len(x_real), settings["batch_size"], real_rng).to(device)
             x, y = x_real[idx], y_real[idx]
+        flag = torch.full((len(x), 1), float(synthetic), device=device)
         with runtime.autocast(device):
-            loss = F.cross_entropy(model(x), y)
+            loss = F.cross_entropy(model(x, is_synthetic=flag), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -83,12 +93,15 @@ def train_classifier(
 
 
 @torch.no_grad()
-def predict(model: ConvNet, images: torch.Tensor, device: torch.device, batch: int = 1024):
+def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 1024):
+    """Predicted class indices; test images are real (``is_synthetic`` = 0)."""
     model.eval()
     out = []
     for start in range(0, len(images), batch):
+        x = images[start : start + batch].to(device)
+        flag = torch.zeros(len(x), 1, device=device)
         with runtime.autocast(device):
-            out.append(model(images[start : start + batch].to(device)).argmax(1).cpu())
+            out.append(model(x, is_synthetic=flag).argmax(1).cpu())
     return torch.cat(out)
 
 

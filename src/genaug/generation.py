@@ -90,6 +90,7 @@ def train_generator(
     with io.atomic_path(out_model) as tmp:
         model.save(
             tmp,
+            mode=settings["mode"],
             classes=classes.classes.tolist(),
             train_images_sha256=ids_sha256(rows["image_id"]),
             n_train_images=len(rows),
@@ -124,9 +125,9 @@ def generate(
     model = load_generator(model_path).to(dev)
     checkpoint = sha256_file(model_path)
     rows = split_rows(table, split, "train")
-    if model.mode == "fit":
+    if model.checkpoint_extra["mode"] == "fit":  # trained on these very classes
         classes = ClassIndex(model.checkpoint_extra["classes"])
-    else:
+    else:  # transfer: the target classes are new to the model
         classes = ClassIndex(rows["label"])
     images = images_tensor(rows["image"])
     gen_seed = derive_seed(seed, "generate", model.name, k)

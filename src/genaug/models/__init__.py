@@ -11,19 +11,34 @@ from pathlib import Path
 import torch
 
 from genaug.errors import GenaugError
+from genaug.models.aae import AAE
 from genaug.models.base import Generator, Synthetic, check_finite, sample_batch
+from genaug.models.cgan import CGAN
 from genaug.models.classifier import ConvNet
 from genaug.models.cvae import CVAE
 from genaug.models.dagan import DAGAN
+from genaug.models.infogan import InfoGAN
+from genaug.models.latent import LatentAugment
 
-GENERATORS: dict[str, type[Generator]] = {"dagan": DAGAN, "cvae": CVAE}
+GENERATORS: dict[str, type[Generator]] = {
+    "dagan": DAGAN,
+    "cvae": CVAE,
+    "aae": AAE,
+    "cgan": CGAN,
+    "infogan": InfoGAN,
+    "latent": LatentAugment,
+}
 
 __all__ = [
+    "AAE",
+    "CGAN",
     "CVAE",
     "DAGAN",
     "GENERATORS",
     "ConvNet",
     "Generator",
+    "InfoGAN",
+    "LatentAugment",
     "Synthetic",
     "check_finite",
     "get_generator",

@@ -1,0 +1,253 @@
+"""Conditional DCGAN (Mirza & Osindero, 2014; Radford, Metz & Chintala, 2016).
+
+The generator turns noise ``z`` and a learned embedding of the class label into an image; the
+discriminator sees an image together with its label, given as an extra input channel (a
+learned ``H x W`` map per class), and scores whether the pair is real. Trained with the
+non-saturating GAN loss on the (reduced) training data of each replicate ("fit" mode); new
+images of class ``y`` are generator samples with fresh noise.
+
+Layout follows ``pytorch/examples/dcgan``: the networks, then the losses, then the
+:class:`CGAN` wrapper that owns both networks, the training loop and sampling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genaug.errors import GenaugError
+from genaug.models.base import Generator, LogFn, Synthetic, check_finite, sample_batch
+from genaug.runtime import autocast
+
+DEFAULTS: dict[str, Any] = {"z_dim": 32, "base_channels": 32}
+
+#: images per forward pass in :meth:`CGAN.augment`
+AUGMENT_CHUNK = 1024
+
+
+# --------------------------------------------------------------------------- networks
+class CondGenerator(nn.Module):
+    """``(z, labels) -> image`` in ``[0, 1]``: ``z`` and a ``z_dim`` label embedding are
+    concatenated and projected to an H/4 feature map, then two transposed convs
+    (H/4 -> H/2 -> H), with BatchNorm + ReLU between, and a sigmoid (in fp32 even under
+    autocast)."""
+
+    def __init__(self, image_size: int, n_classes: int, z_dim: int, channels: int) -> None:
+        super().__init__()
+        c = channels
+        self.shape = (2 * c, image_size // 4, image_size // 4)
+        self.embed = nn.Embedding(n_classes, z_dim)
+        self.project = nn.Linear(2 * z_dim, 2 * c * self.shape[1] * self.shape[2], bias=False)
+        self.upsample = nn.Sequential(
+            nn.BatchNorm2d(2 * c),
+            nn.ReLU(),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, padding=1, bias=False),  # H/2
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c, 1, 4, 2, padding=1),  # H
+        )
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([z, self.embed(labels).to(z.dtype)], 1)
+        h = self.project(h).view(-1, *self.shape)
+        return torch.sigmoid(self.upsample(h).float())  # fp32 output
+
+
+class CondDiscriminator(nn.Module):
+    """``(image, labels) -> logit`` that the pair is real. The label enters as a second input
+    channel (an embedding of size ``H * W`` reshaped to the image); then stride-2 convs
+    (H -> H/2 -> H/4) with LeakyReLU(0.2), BatchNorm on the second as in DCGAN, and a linear
+    score. No sigmoid: the losses take logits."""
+
+    def __init__(self, image_size: int, n_classes: int, channels: int) -> None:
+        super().__init__()
+        c, bottom = channels, image_size // 4
+        self.size = image_size
+        self.embed = nn.Embedding(n_classes, image_size * image_size)
+        self.features = nn.Sequential(
+            nn.Conv2d(2, c, 4, 2, padding=1),  # H/2
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(c, 2 * c, 4, 2, padding=1, bias=False),  # H/4
+            nn.BatchNorm2d(2 * c),
+            nn.LeakyReLU(0.2),
+        )
+        self.score = nn.Linear(2 * c * bottom * bottom, 1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        label_map = self.embed(labels).view(-1, 1, self.size, self.size)
+        h = self.features(torch.cat([x, label_map.to(x.dtype)], 1))
+        return self.score(h.flatten(1)).squeeze(1)
+
+
+# --------------------------------------------------------------------------- losses
+def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """BCE with real pairs labelled 1 and generated ones 0, the two batch means summed (as
+    ``errD_real + errD_fake`` in ``pytorch/examples/dcgan``). Takes logits."""
+    d_real, d_fake = d_real.float(), d_fake.float()
+    return F.binary_cross_entropy_with_logits(
+        d_real, torch.ones_like(d_real)
+    ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+
+
+def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss ``-log D(G(z, y), y)``: BCE of the fakes against the
+    "real" label. Takes logits."""
+    d_fake = d_fake.float()
+    return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+
+
+# --------------------------------------------------------------------------- model
+class CGAN(Generator):
+    """Label-conditioned DCGAN. hparams: ``z_dim`` (noise size, also the size of the
+    generator's label embedding), ``base_channels`` (width of both networks)."""
+
+    name = "cgan"
+    mode = "fit"
+
+    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
+        unknown = sorted(set(hparams) - set(DEFAULTS))
+        if unknown:
+            raise GenaugError(
+                f"unknown cgan hparams {unknown}: use only {sorted(DEFAULTS)} in config"
+            )
+        if image_size % 4:
+            raise GenaugError(f"image_size {image_size} is not divisible by 4: resize the data")
+        if n_classes <= 0:
+            raise GenaugError("the cgan is label-conditioned: pass n_classes > 0")
+        hp = {**DEFAULTS, **hparams}
+        hp = {k: type(DEFAULTS[k])(v) for k, v in hp.items()}
+        super().__init__(image_size, n_classes, **hp)
+        self.net = CondGenerator(image_size, n_classes, hp["z_dim"], hp["base_channels"])
+        self.discriminator = CondDiscriminator(image_size, n_classes, hp["base_channels"])
+
+    def check_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """``labels`` as int64, after checking they are class indices ``0..n_classes-1``."""
+        labels = labels.long()
+        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
+            raise GenaugError(
+                f"cgan labels must lie in 0..{self.n_classes - 1}, got "
+                f"{labels.min().item()}..{labels.max().item()}: map labels to class indices"
+            )
+        return labels
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.net(z, self.check_labels(labels).to(z.device))
+
+    def _noise(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        return torch.randn(n, self.hparams["z_dim"], generator=generator).to(device)
+
+    def fit(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        steps: int,
+        batch_size: int,
+        lr: float,
+        generator: torch.Generator,
+        device: torch.device,
+        log: LogFn,
+        log_every: int = 10,
+    ) -> None:
+        """Alternating Adam steps (``betas=(0.5, 0.999)``) as in ``pytorch/examples/dcgan``:
+        one discriminator step on a real batch and a batch of fakes with the same labels, then
+        one generator step on those fakes. Logged losses are means over the steps since the
+        previous log; ``d_real`` / ``d_fake`` are the mean ``sigmoid`` of the discriminator's
+        logits on the real and generated batches, before its update."""
+        device = torch.device(device)
+        images = images.detach().float().cpu()
+        labels = self.check_labels(labels.detach().cpu())
+        self.to(device).train()
+        opt_g = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+        sums = torch.zeros(4, device=device)  # discriminator, generator, d_real, d_fake
+        since = 0
+        for step in range(1, steps + 1):
+            rows = sample_batch(len(images), batch_size, generator)
+            x, y = images[rows].to(device), labels[rows].to(device)
+            z = self._noise(len(rows), generator, device)
+            # ---- discriminator: real pairs vs fakes with the same labels
+            with autocast(device):
+                fake = self.net(z, y)
+                d_real = self.discriminator(x, y)
+                d_fake = self.discriminator(fake.detach().to(x.dtype), y)
+            loss_d = discriminator_loss(d_real, d_fake)  # fp32
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            # ---- generator: non-saturating loss on the same fakes, discriminator frozen
+            self.discriminator.requires_grad_(False)
+            with autocast(device):
+                loss_g = generator_loss(self.discriminator(fake, y))
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            self.discriminator.requires_grad_(True)
+
+            probs = torch.stack([d_real.float().sigmoid().mean(), d_fake.float().sigmoid().mean()])
+            sums += torch.cat([torch.stack([loss_d, loss_g]), probs]).detach()
+            since += 1
+            if step % log_every == 0 or step == steps:
+                d, g, p_real, p_fake = (sums / since).tolist()
+                check_finite(step, discriminator_loss=d, generator_loss=g)
+                log(
+                    {
+                        "step": step,
+                        "discriminator_loss": d,
+                        "generator_loss": g,
+                        "d_real": p_real,
+                        "d_fake": p_fake,
+                    }
+                )
+                sums.zero_()
+                since = 0
+        self.eval()
+
+    @torch.no_grad()
+    def sample(
+        self, labels: torch.Tensor, *, generator: torch.Generator, device: torch.device
+    ) -> torch.Tensor:
+        """One generator sample per label (eval mode: BatchNorm uses its running statistics),
+        ``z ~ N(0, I)`` drawn with ``generator`` (CPU)."""
+        device = torch.device(device)
+        labels = self.check_labels(labels)
+        z = torch.randn(len(labels), self.hparams["z_dim"], generator=generator)
+        out = []
+        for lo in range(0, len(labels), AUGMENT_CHUNK):
+            y = labels[lo : lo + AUGMENT_CHUNK].to(device)
+            with autocast(device):
+                x = self.net(z[lo : lo + AUGMENT_CHUNK].to(device), y)
+            out.append(x.float().clamp_(0, 1).cpu())
+        if not out:
+            return torch.empty(0, 1, self.image_size, self.image_size)
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def augment(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        n_per_image: int,
+        *,
+        generator: torch.Generator,
+        device: torch.device,
+    ) -> Synthetic:
+        """``n_per_image`` generator samples per real ``(image, label)``, with that label.
+
+        The images themselves are not used: samples come from fresh noise and the label, so
+        they are per class, not tied to one real image, and ``source_index`` is ``-1``.
+        """
+        device = torch.device(device)
+        was_training = self.training
+        self.to(device).eval()
+        labels = labels.detach().cpu().long().repeat_interleave(n_per_image)
+        out = self.sample(labels, generator=generator, device=device)
+        self.train(was_training)
+        return Synthetic(
+            images=out,
+            labels=labels,
+            source_index=torch.full((len(labels),), -1, dtype=torch.long),
+        )
