@@ -69,3 +69,31 @@ def test_interrupted_write_leaves_nothing(tmp_path):
         raise RuntimeError("killed")
     assert (tmp_path / "m.json").read_text().strip().endswith("}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+
+
+def test_png_rgb_round_trip():
+    from io import BytesIO
+
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, size=(9, 7, 3), dtype=np.uint8)
+    png = io.encode_png(rgb)
+    assert np.array_equal(io.decode_png(png, mode="RGB"), rgb)
+    with Image.open(BytesIO(png)) as im:
+        assert im.mode == "RGB" and im.size == (7, 9)
+    # the default decode stays grayscale (HxW), whatever the stored mode
+    gray = io.decode_png(png)
+    assert gray.shape == (9, 7) and gray.dtype == np.uint8
+    assert np.array_equal(gray, np.asarray(Image.fromarray(rgb).convert("L")))
+    # a grayscale PNG decoded as RGB: three equal channels
+    a = np.arange(63, dtype=np.uint8).reshape(9, 7)
+    assert np.array_equal(io.decode_png(io.encode_png(a), mode="RGB"), np.stack([a] * 3, -1))
+    stacked = io.decode_images([png, png], mode="RGB")
+    assert stacked.shape == (2, 9, 7, 3) and np.array_equal(stacked[1], rgb)
+    assert io.decode_images([png]).shape == (1, 9, 7)
+    for bad in (np.zeros((4, 4, 4), np.uint8), np.zeros((4, 4, 1), np.uint8), rgb.astype(float)):
+        with pytest.raises(ValueError):
+            io.encode_png(bad)
+    with pytest.raises(ValueError, match="mode"):
+        io.decode_png(png, mode="RGBA")

@@ -26,23 +26,29 @@ META_KEY = b"genaug"
 
 # --------------------------------------------------------------------------- images
 def encode_png(image: np.ndarray) -> bytes:
-    """uint8 HxW (grayscale) array -> PNG bytes."""
-    if image.dtype != np.uint8 or image.ndim != 2:
-        raise ValueError(f"expected a uint8 HxW array, got {image.dtype} {image.shape}")
+    """uint8 HxW (grayscale, PNG mode "L") or HxWx3 (colour, mode "RGB") array -> PNG bytes."""
+    if image.dtype != np.uint8 or not (
+        image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)
+    ):
+        raise ValueError(f"expected a uint8 HxW or HxWx3 array, got {image.dtype} {image.shape}")
     buf = io.BytesIO()
-    Image.fromarray(image, mode="L").save(buf, format="PNG", optimize=True)
+    mode = "L" if image.ndim == 2 else "RGB"
+    Image.fromarray(np.ascontiguousarray(image), mode=mode).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
-def decode_png(data: bytes) -> np.ndarray:
-    """PNG bytes -> uint8 HxW grayscale array."""
+def decode_png(data: bytes, mode: str = "L") -> np.ndarray:
+    """PNG bytes -> uint8 array: HxW for ``mode="L"`` (grayscale, the default), HxWx3 for
+    ``mode="RGB"``; images stored in another mode are converted."""
+    if mode not in ("L", "RGB"):
+        raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
     with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("L"), dtype=np.uint8)
+        return np.asarray(im.convert(mode), dtype=np.uint8)
 
 
-def decode_images(column: Iterable[bytes]) -> np.ndarray:
-    """A column of PNG bytes -> uint8 array N x H x W."""
-    return np.stack([decode_png(b) for b in column])
+def decode_images(column: Iterable[bytes], mode: str = "L") -> np.ndarray:
+    """A column of PNG bytes -> uint8 array N x H x W (``mode="L"``) or N x H x W x 3 ("RGB")."""
+    return np.stack([decode_png(b, mode) for b in column])
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
