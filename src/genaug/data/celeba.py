@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from genaug.data.download import error_reason, md5_file
 from genaug.data.imagefolder import (
     UnreadableImage,
     canonical_table,
@@ -33,7 +34,6 @@ from genaug.data.imagefolder import (
     log_skipped,
     write_table,
 )
-from genaug.data.omniglot import _reason, md5_file
 from genaug.errors import GenaugError
 from genaug.io import atomic_path
 
@@ -112,7 +112,7 @@ def _extract_images(folder: Path, expected: str) -> None:
             extract_archive(str(folder / IMAGES_ZIP), str(tmp.parent))
         except Exception as e:
             raise GenaugError(
-                f"cannot extract {folder / IMAGES_ZIP} ({_reason(e)}); {PLACE}"
+                f"cannot extract {folder / IMAGES_ZIP} ({error_reason(e)}); {PLACE}"
             ) from e
         if not tmp.is_dir():
             raise GenaugError(f"{folder / IMAGES_ZIP} has no top folder {IMAGES}/; {PLACE}")
@@ -160,7 +160,7 @@ def prepare_celeba(
             raise GenaugError(f"torchvision rejects the CelebA files in {folder}: {PLACE}") from e
         except (ValueError, IndexError, TypeError) as e:  # a malformed text file
             raise GenaugError(
-                f"cannot parse the CelebA text files in {folder} ({_reason(e)}); {PLACE}"
+                f"cannot parse the CelebA text files in {folder} ({error_reason(e)}); {PLACE}"
             ) from e
     header = list(splits["train"].attr_names)
     names = [a for a in header if a]  # the official header line ends with a blank

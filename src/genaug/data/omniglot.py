@@ -24,27 +24,21 @@ Rebuild the embedded file with::
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
 import io
 import os
-import shutil
-import socket
 import sys
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
 from genaug import __version__
+from genaug.data.download import Source, as_url, fetch_archive, md5_file
 from genaug.errors import GenaugError
-from genaug.io import atomic_path, decode_png, encode_png, read_parquet, write_parquet
+from genaug.io import decode_png, encode_png, read_parquet, write_parquet
 from genaug.provenance import provenance, sha256_file
 
 COLUMNS = ["image_id", "image", "label", "character", "alphabet", "role", "drawing"]
@@ -73,7 +67,6 @@ REBUILD_HINT = (
     "--out data/omniglot_small.parquet` (zips from "
     f"{OMNIGLOT_REPO}, python/ folder)"
 )
-DOWNLOAD_TIMEOUT_S = 15.0
 
 
 # --------------------------------------------------------------------------- reading archives
@@ -161,14 +154,6 @@ def image_size_of(df: pd.DataFrame) -> int:
 
 
 # --------------------------------------------------------------------------- embedded dataset
-def md5_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def check_embedded_zips(zips: Iterable[str | Path]) -> list[dict[str, str]]:
     """Check the two official small archives are there and intact; return name + md5 of each."""
     where = f"get it from {OMNIGLOT_REPO} (python/ folder)"
@@ -280,6 +265,14 @@ def prepare_embedded(src: Path, out: Path, image_size: int) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- full dataset
+OMNIGLOT_SOURCE = Source(
+    url_key="datasets.omniglot_full.base_url",
+    md5_key="datasets.omniglot_full.md5",
+    mirror="a mirror (a URL or file:// folder holding images_background.zip and "
+    "images_evaluation.zip)",
+)
+
+
 def download_full(
     root: Path, base_url: str = OMNIGLOT_URL, md5: dict[str, str] = OMNIGLOT_MD5
 ) -> dict[str, Path]:
@@ -289,113 +282,15 @@ def download_full(
     right md5 is not downloaded again. ``base_url`` may be a URL, a ``file://`` URL or a local
     folder. Returns ``{name: extracted folder}``.
     """
-    from torchvision.datasets.utils import download_and_extract_archive, extract_archive
-
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    base_url = _as_url(base_url)
-    folders = {}
-    for name in ("images_background", "images_evaluation"):
-        url = f"{base_url.rstrip('/')}/{name}.zip"
-        zpath = root / f"{name}.zip"
-        folder = root / name
-        expected = md5[name]
-        have_zip = zpath.is_file() and md5_file(zpath) == expected
-        if have_zip and folder.is_dir():
-            folders[name] = folder
-            continue
-        with atomic_path(folder) as tmp:
-            if not have_zip and urlparse(url).scheme == "file":
-                _copy_local(url, zpath, expected)  # torchvision's urlretrieve needs HTTP(S)
-                have_zip = True
-            if have_zip:
-                extract_archive(str(zpath), str(tmp.parent))
-            else:
-                _download(download_and_extract_archive, url, zpath, tmp.parent, expected)
-            if not tmp.is_dir():
-                raise GenaugError(
-                    f"{zpath} has no top folder {name}/: it is not an official Omniglot archive; "
-                    "set datasets.omniglot_full.base_url to a folder holding the official zips"
-                )
-        folders[name] = folder
-    return folders
-
-
-def _as_url(base: str) -> str:
-    """A local folder -> ``file://`` URL; URLs pass through."""
-    if urlparse(str(base)).scheme in ("http", "https", "file", "ftp"):
-        return str(base)
-    return Path(base).expanduser().resolve().as_uri()
-
-
-@contextlib.contextmanager
-def _socket_timeout(seconds: float):
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(old)
-
-
-def _download_error(url: str, reason: str) -> GenaugError:
-    return GenaugError(
-        f"cannot download {url} ({reason}): connect to the internet or set "
-        "datasets.omniglot_full.base_url to a mirror (a URL or file:// folder holding "
-        "images_background.zip and images_evaluation.zip)"
-    )
-
-
-def _md5_error(url: str, zpath: Path, actual: str, expected: str) -> GenaugError:
-    return GenaugError(
-        f"{zpath.name} from {url} has md5 {actual}, expected {expected}: fix "
-        "datasets.omniglot_full.md5 or datasets.omniglot_full.base_url"
-    )
-
-
-def _copy_local(url: str, zpath: Path, md5: str) -> None:
-    """Copy a ``file://`` archive to ``zpath`` and verify its md5; leave nothing on failure."""
-    src = Path(urllib.request.url2pathname(urlparse(url).path))
-    if not src.is_file():
-        raise _download_error(url, "no such file")
-    with atomic_path(zpath) as tmp:
-        shutil.copyfile(src, tmp)
-        actual = md5_file(tmp)
-        if actual != md5:
-            raise _md5_error(url, zpath, actual, md5)
-
-
-def _download(download_and_extract_archive, url: str, zpath: Path, extract_root: Path, md5: str):
-    """Run torchvision's download; turn its failures into one-line GenaugErrors, leave no zip."""
-    try:
-        with _socket_timeout(DOWNLOAD_TIMEOUT_S):
-            download_and_extract_archive(
-                url,
-                download_root=str(zpath.parent),
-                extract_root=str(extract_root),
-                filename=zpath.name,
-                md5=md5,
-            )
-    except RuntimeError as e:  # torchvision: "File not found or corrupted."
-        actual = md5_file(zpath) if zpath.is_file() else "none (no file)"
-        zpath.unlink(missing_ok=True)
-        raise _md5_error(url, zpath, actual, md5) from e
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        zpath.unlink(missing_ok=True)
-        raise _download_error(url, _reason(e)) from e
-    except BaseException:
-        zpath.unlink(missing_ok=True)
-        raise
-
-
-def _reason(e: BaseException) -> str:
-    if isinstance(e, urllib.error.HTTPError):
-        text = f"HTTP {e.code} {e.reason}"
-    elif isinstance(e, urllib.error.URLError):
-        text = str(e.reason)
-    else:
-        text = f"{type(e).__name__}: {e}"
-    return " ".join(text.split())
+    base_url = as_url(base_url).rstrip("/")
+    return {
+        name: fetch_archive(
+            f"{base_url}/{name}.zip", root / f"{name}.zip", root / name, md5[name], OMNIGLOT_SOURCE
+        )
+        for name in ("images_background", "images_evaluation")
+    }
 
 
 def prepare_full(

@@ -17,15 +17,11 @@ images are skipped and counted.
 from __future__ import annotations
 
 import re
-import shutil
-import tarfile
-import urllib.request
-import zlib
 from pathlib import Path
-from urllib.parse import urlparse
 
 from PIL import Image
 
+from genaug.data.download import Source, fetch_archive
 from genaug.data.imagefolder import (
     UnreadableImage,
     canonical_table,
@@ -35,9 +31,7 @@ from genaug.data.imagefolder import (
     log_skipped,
     write_table,
 )
-from genaug.data.omniglot import _as_url, _reason, _socket_timeout, md5_file
 from genaug.errors import GenaugError
-from genaug.io import atomic_path
 
 UTKFACE_HOME = "https://susanqq.github.io/UTKFace/"
 # No stable official URL: empty on purpose; download_utkface then says which keys to set.
@@ -49,7 +43,6 @@ SUFFIX = ".jpg.chip.jpg"
 CLASS_NAMES = ("male", "female")  # index = the gender field = the label
 RACES = ("White", "Black", "Asian", "Indian", "Others")  # index = the race field
 METADATA = {"age": "int64", "race": "int64"}
-DOWNLOAD_TIMEOUT_S = 15.0
 SET_URL = (
     f"set datasets.utkface.url to the URL, file:// URL or local path of {ARCHIVE} "
     f"(Aligned&Cropped Faces, {UTKFACE_HOME}) and datasets.utkface.md5 to its md5"
@@ -62,6 +55,14 @@ LICENSE = {
 
 
 # --------------------------------------------------------------------------- download
+UTKFACE_SOURCE = Source(
+    url_key="datasets.utkface.url",
+    md5_key="datasets.utkface.md5",
+    mirror=f"a reachable URL, file:// URL or local path of {ARCHIVE} (Aligned&Cropped Faces, "
+    f"{UTKFACE_HOME})",
+)
+
+
 def download_utkface(
     root: str | Path, url: str | None = UTKFACE_URL, md5: str | None = UTKFACE_MD5
 ) -> Path:
@@ -83,91 +84,7 @@ def download_utkface(
         )
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    url = _as_url(url)
-    apath, folder = root / ARCHIVE, root / FOLDER
-    have = apath.is_file() and md5_file(apath) == md5
-    if have and folder.is_dir():
-        return folder
-    with atomic_path(folder) as tmp:
-        if not have and urlparse(url).scheme == "file":
-            _copy_local(url, apath, md5)  # torchvision's urlretrieve needs HTTP(S)
-            have = True
-        if have:
-            _extract(apath, tmp.parent)
-        else:
-            _download(url, apath, tmp.parent, md5)
-        if not tmp.is_dir():
-            raise GenaugError(
-                f"{apath} has no top folder {FOLDER}/: it is not the Aligned&Cropped UTKFace "
-                f"archive; {SET_URL}"
-            )
-    return folder
-
-
-def _download_error(url: str, reason: str) -> GenaugError:
-    return GenaugError(
-        f"cannot download {url} ({reason}): connect to the internet or set "
-        f"datasets.utkface.url to a reachable URL, file:// URL or local path of {ARCHIVE}"
-    )
-
-
-def _md5_error(url: str, actual: str, expected: str) -> GenaugError:
-    return GenaugError(
-        f"{ARCHIVE} from {url} has md5 {actual}, expected {expected}: fix "
-        "datasets.utkface.md5 or datasets.utkface.url"
-    )
-
-
-def _copy_local(url: str, apath: Path, md5: str) -> None:
-    """Copy a ``file://`` archive to ``apath`` and verify its md5; leave nothing on failure."""
-    src = Path(urllib.request.url2pathname(urlparse(url).path))
-    if not src.is_file():
-        raise _download_error(url, "no such file" if not src.exists() else "not a file")
-    with atomic_path(apath) as tmp:
-        shutil.copyfile(src, tmp)
-        actual = md5_file(tmp)
-        if actual != md5:
-            raise _md5_error(url, actual, md5)
-
-
-def _extract(apath: Path, to: Path) -> None:
-    from torchvision.datasets.utils import extract_archive
-
-    try:
-        extract_archive(str(apath), str(to))
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
-        raise GenaugError(
-            f"cannot extract {apath} ({_reason(e)}): it is not a .tar.gz archive; {SET_URL}"
-        ) from e
-
-
-def _download(url: str, apath: Path, extract_root: Path, md5: str) -> None:
-    """torchvision's download + md5 check + extraction, its failures as one-line errors."""
-    from torchvision.datasets.utils import download_and_extract_archive
-
-    try:
-        with _socket_timeout(DOWNLOAD_TIMEOUT_S):
-            download_and_extract_archive(
-                url,
-                download_root=str(apath.parent),
-                extract_root=str(extract_root),
-                filename=apath.name,
-                md5=md5,
-            )
-    except Exception as e:
-        actual = md5_file(apath) if apath.is_file() else None
-        if actual == md5:  # downloaded and verified: the extraction failed
-            raise GenaugError(
-                f"cannot extract {apath} ({_reason(e)}): it is not a .tar.gz archive; {SET_URL}"
-            ) from e
-        apath.unlink(missing_ok=True)
-        # torchvision: RuntimeError("File not found or corrupted.") after a wrong md5
-        if isinstance(e, RuntimeError) and actual is not None:
-            raise _md5_error(url, actual, md5) from e
-        raise _download_error(url, _reason(e)) from e
-    except BaseException:  # interrupted: no partial archive
-        apath.unlink(missing_ok=True)
-        raise
+    return fetch_archive(url, root / ARCHIVE, root / FOLDER, md5, UTKFACE_SOURCE)
 
 
 # --------------------------------------------------------------------------- file names
