@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from genaug.errors import GenaugError
+from genaug.runtime import autocast
 
 Mode = Literal["transfer", "fit"]
 LogFn = Callable[[dict[str, float]], None]
@@ -39,12 +43,21 @@ class Generator(nn.Module):
     #: "transfer": trained once on source classes, applied to unseen target images;
     #: "fit": trained on the (reduced) training data of each replicate.
     mode: ClassVar[Mode]
+    #: the hyperparameters and their defaults; config values are cast to the defaults' types
+    defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
         super().__init__()
+        unknown = sorted(set(hparams) - set(self.defaults))
+        if unknown:
+            raise GenaugError(
+                f"unknown {self.name} hparams {unknown}: use only {sorted(self.defaults)} in config"
+            )
+        if image_size % 4:
+            raise GenaugError(f"image_size {image_size} is not divisible by 4: resize the data")
         self.image_size = int(image_size)
         self.n_classes = int(n_classes)
-        self.hparams = dict(hparams)
+        self.hparams = {k: type(v)(hparams.get(k, v)) for k, v in self.defaults.items()}
 
     def fit(
         self,
@@ -115,3 +128,88 @@ def check_finite(step: int, **losses: float) -> None:
     for name, value in losses.items():
         if not math.isfinite(float(value)):
             raise FloatingPointError(f"non-finite loss at step {step}: {name}={value}")
+
+
+#: images per forward pass when sampling
+SAMPLE_CHUNK = 1024
+
+
+class ConditionalGenerator(Generator):
+    """A generator of ``p(x | class)`` (cVAE, AAE, cGAN): it only knows the classes it was fit
+    on, and its samples are drawn per class, not made from one real image.
+
+    Subclasses define :meth:`decode` (noise + class indices -> images) and name the hparam
+    that sizes the noise in ``noise_hparam``; sampling and augmentation are shared.
+    """
+
+    mode = "fit"
+    noise_hparam: ClassVar[str] = "latent_dim"
+
+    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
+        super().__init__(image_size, n_classes, **hparams)
+        if self.n_classes <= 0:
+            raise GenaugError(f"the {self.name} is label-conditioned: pass n_classes > 0")
+
+    def check_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """``labels`` as int64, after checking they are class indices ``0..n_classes-1``."""
+        labels = labels.long()
+        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
+            raise GenaugError(
+                f"{self.name} labels must lie in 0..{self.n_classes - 1}, got "
+                f"{labels.min().item()}..{labels.max().item()}: map labels to class indices"
+            )
+        return labels
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(self.check_labels(labels), self.n_classes).float()
+
+    def decode(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Images in ``[0, 1]`` from noise ``B x noise_dim`` and class indices ``B``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(
+        self, labels: torch.Tensor, *, generator: torch.Generator, device: torch.device
+    ) -> torch.Tensor:
+        """One sample per label, noise ``~ N(0, I)`` drawn with ``generator`` (CPU)."""
+        device = torch.device(device)
+        labels = self.check_labels(labels)
+        noise = torch.randn(len(labels), self.hparams[self.noise_hparam], generator=generator)
+        out = []
+        for lo in range(0, len(labels), SAMPLE_CHUNK):
+            with autocast(device):
+                x = self.decode(
+                    noise[lo : lo + SAMPLE_CHUNK].to(device),
+                    labels[lo : lo + SAMPLE_CHUNK].to(device),
+                )
+            out.append(x.float().clamp_(0, 1).cpu())
+        if not out:
+            return torch.empty(0, 1, self.image_size, self.image_size)
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def augment(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        n_per_image: int,
+        *,
+        generator: torch.Generator,
+        device: torch.device,
+    ) -> Synthetic:
+        """``n_per_image`` samples per real ``(image, label)``, with that label.
+
+        The images themselves are not used: samples come from the prior through the
+        decoder, so they are not tied to one real image and ``source_index`` is ``-1``.
+        """
+        device = torch.device(device)
+        was_training = self.training
+        self.to(device).eval()
+        labels = labels.detach().cpu().long().repeat_interleave(n_per_image)
+        out = self.sample(labels, generator=generator, device=device)
+        self.train(was_training)
+        return Synthetic(
+            images=out,
+            labels=labels,
+            source_index=torch.full((len(labels),), -1, dtype=torch.long),
+        )

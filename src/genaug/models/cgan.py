@@ -18,14 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genaug.errors import GenaugError
-from genaug.models.base import Generator, LogFn, Synthetic, check_finite, sample_batch
+from genaug.models.base import ConditionalGenerator, LogFn, check_finite, sample_batch
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {"z_dim": 32, "base_channels": 32}
-
-#: images per forward pass in :meth:`CGAN.augment`
-AUGMENT_CHUNK = 1024
 
 
 # --------------------------------------------------------------------------- networks
@@ -100,38 +96,20 @@ def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- model
-class CGAN(Generator):
+class CGAN(ConditionalGenerator):
     """Label-conditioned DCGAN. hparams: ``z_dim`` (noise size, also the size of the
     generator's label embedding), ``base_channels`` (width of both networks)."""
 
     name = "cgan"
     mode = "fit"
+    defaults = DEFAULTS
+    noise_hparam = "z_dim"
 
     def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        unknown = sorted(set(hparams) - set(DEFAULTS))
-        if unknown:
-            raise GenaugError(
-                f"unknown cgan hparams {unknown}: use only {sorted(DEFAULTS)} in config"
-            )
-        if image_size % 4:
-            raise GenaugError(f"image_size {image_size} is not divisible by 4: resize the data")
-        if n_classes <= 0:
-            raise GenaugError("the cgan is label-conditioned: pass n_classes > 0")
-        hp = {**DEFAULTS, **hparams}
-        hp = {k: type(DEFAULTS[k])(v) for k, v in hp.items()}
-        super().__init__(image_size, n_classes, **hp)
+        super().__init__(image_size, n_classes, **hparams)
+        hp = self.hparams
         self.net = CondGenerator(image_size, n_classes, hp["z_dim"], hp["base_channels"])
         self.discriminator = CondDiscriminator(image_size, n_classes, hp["base_channels"])
-
-    def check_labels(self, labels: torch.Tensor) -> torch.Tensor:
-        """``labels`` as int64, after checking they are class indices ``0..n_classes-1``."""
-        labels = labels.long()
-        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
-            raise GenaugError(
-                f"cgan labels must lie in 0..{self.n_classes - 1}, got "
-                f"{labels.min().item()}..{labels.max().item()}: map labels to class indices"
-            )
-        return labels
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.net(z, self.check_labels(labels).to(z.device))
@@ -206,48 +184,5 @@ class CGAN(Generator):
                 since = 0
         self.eval()
 
-    @torch.no_grad()
-    def sample(
-        self, labels: torch.Tensor, *, generator: torch.Generator, device: torch.device
-    ) -> torch.Tensor:
-        """One generator sample per label (eval mode: BatchNorm uses its running statistics),
-        ``z ~ N(0, I)`` drawn with ``generator`` (CPU)."""
-        device = torch.device(device)
-        labels = self.check_labels(labels)
-        z = torch.randn(len(labels), self.hparams["z_dim"], generator=generator)
-        out = []
-        for lo in range(0, len(labels), AUGMENT_CHUNK):
-            y = labels[lo : lo + AUGMENT_CHUNK].to(device)
-            with autocast(device):
-                x = self.net(z[lo : lo + AUGMENT_CHUNK].to(device), y)
-            out.append(x.float().clamp_(0, 1).cpu())
-        if not out:
-            return torch.empty(0, 1, self.image_size, self.image_size)
-        return torch.cat(out)
-
-    @torch.no_grad()
-    def augment(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        n_per_image: int,
-        *,
-        generator: torch.Generator,
-        device: torch.device,
-    ) -> Synthetic:
-        """``n_per_image`` generator samples per real ``(image, label)``, with that label.
-
-        The images themselves are not used: samples come from fresh noise and the label, so
-        they are per class, not tied to one real image, and ``source_index`` is ``-1``.
-        """
-        device = torch.device(device)
-        was_training = self.training
-        self.to(device).eval()
-        labels = labels.detach().cpu().long().repeat_interleave(n_per_image)
-        out = self.sample(labels, generator=generator, device=device)
-        self.train(was_training)
-        return Synthetic(
-            images=out,
-            labels=labels,
-            source_index=torch.full((len(labels),), -1, dtype=torch.long),
-        )
+    def decode(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.net(noise, self.check_labels(labels))

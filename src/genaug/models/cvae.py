@@ -14,14 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genaug.errors import GenaugError
-from genaug.models.base import Generator, LogFn, Synthetic, check_finite, sample_batch
+from genaug.models.base import ConditionalGenerator, LogFn, check_finite, sample_batch
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {"latent_dim": 16, "hidden_channels": 32, "beta": 1.0}
-
-#: images per forward pass in :meth:`CVAE.augment`
-AUGMENT_CHUNK = 1024
 
 
 # --------------------------------------------------------------------------- networks
@@ -95,38 +91,20 @@ def loss_function(
 
 
 # --------------------------------------------------------------------------- model
-class CVAE(Generator):
+class CVAE(ConditionalGenerator):
     """Label-conditioned convolutional VAE. hparams: ``latent_dim``, ``hidden_channels``,
     ``beta`` (weight of the KL term)."""
 
     name = "cvae"
     mode = "fit"
+    defaults = DEFAULTS
 
     def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        unknown = sorted(set(hparams) - set(DEFAULTS))
-        if unknown:
-            raise GenaugError(
-                f"unknown cvae hparams {unknown}: use only {sorted(DEFAULTS)} in config"
-            )
-        if image_size % 4:
-            raise GenaugError(f"image_size {image_size} is not divisible by 4: resize the data")
-        if n_classes <= 0:
-            raise GenaugError("the cvae is label-conditioned: pass n_classes > 0")
-        hp = {**DEFAULTS, **hparams}
-        hp = {k: type(DEFAULTS[k])(v) for k, v in hp.items()}
-        super().__init__(image_size, n_classes, **hp)
+        super().__init__(image_size, n_classes, **hparams)
+        hp = self.hparams
         args = (image_size, n_classes, hp["latent_dim"], hp["hidden_channels"])
         self.encoder = Encoder(*args)
         self.decoder = Decoder(*args)
-
-    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
-        labels = labels.long()
-        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
-            raise GenaugError(
-                f"cvae labels must lie in 0..{self.n_classes - 1}, got "
-                f"{labels.min().item()}..{labels.max().item()}: map labels to class indices"
-            )
-        return F.one_hot(labels, self.n_classes).float()
 
     def forward(
         self, x: torch.Tensor, labels: torch.Tensor, eps: torch.Tensor
@@ -182,46 +160,5 @@ class CVAE(Generator):
                 since = 0
         self.eval()
 
-    @torch.no_grad()
-    def sample(
-        self, labels: torch.Tensor, *, generator: torch.Generator, device: torch.device
-    ) -> torch.Tensor:
-        """One decoder sample per label, ``z ~ N(0, I)`` drawn with ``generator`` (CPU)."""
-        device = torch.device(device)
-        z = torch.randn(len(labels), self.hparams["latent_dim"], generator=generator)
-        out = []
-        for lo in range(0, len(labels), AUGMENT_CHUNK):
-            y = self.one_hot(labels[lo : lo + AUGMENT_CHUNK]).to(device)
-            with autocast(device):
-                x = self.decoder(z[lo : lo + AUGMENT_CHUNK].to(device), y)
-            out.append(x.float().clamp_(0, 1).cpu())
-        if not out:
-            return torch.empty(0, 1, self.image_size, self.image_size)
-        return torch.cat(out)
-
-    @torch.no_grad()
-    def augment(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        n_per_image: int,
-        *,
-        generator: torch.Generator,
-        device: torch.device,
-    ) -> Synthetic:
-        """``n_per_image`` prior samples per real ``(image, label)``, with that label.
-
-        The images themselves are not used: samples come from ``z ~ N(0, I)`` through the
-        decoder, so they are not tied to one real image and ``source_index`` is ``-1``.
-        """
-        device = torch.device(device)
-        was_training = self.training
-        self.to(device).eval()
-        labels = labels.detach().cpu().long().repeat_interleave(n_per_image)
-        out = self.sample(labels, generator=generator, device=device)
-        self.train(was_training)
-        return Synthetic(
-            images=out,
-            labels=labels,
-            source_index=torch.full((len(labels),), -1, dtype=torch.long),
-        )
+    def decode(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.decoder(noise, self.one_hot(labels))

@@ -185,18 +185,11 @@ class DAGAN(Generator):
 
     name = "dagan"
     mode = "transfer"
+    defaults = DEFAULTS
 
     def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        unknown = sorted(set(hparams) - set(DEFAULTS))
-        if unknown:
-            raise GenaugError(
-                f"unknown dagan hparams {unknown}: use only {sorted(DEFAULTS)} in config"
-            )
-        if image_size % 4:
-            raise GenaugError(f"image_size {image_size} is not divisible by 4: resize the data")
-        hp = {**DEFAULTS, **hparams}
-        hp = {k: type(DEFAULTS[k])(v) for k, v in hp.items()}
-        super().__init__(image_size, n_classes, **hp)
+        super().__init__(image_size, n_classes, **hparams)
+        hp = self.hparams
         self.net = UNetGenerator(image_size, hp["base_channels"], hp["z_dim"])
         self.critic = Critic(image_size, hp["critic_channels"])
 

@@ -182,21 +182,14 @@ class InfoGAN(Generator):
 
     name = "infogan"
     mode = "transfer"
+    defaults = DEFAULTS
 
     def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        unknown = sorted(set(hparams) - set(DEFAULTS))
-        if unknown:
-            raise GenaugError(
-                f"unknown infogan hparams {unknown}: use only {sorted(DEFAULTS)} in config"
-            )
-        if image_size % 4:
-            raise GenaugError(f"image_size {image_size} is not divisible by 4: resize the data")
-        hp = {**DEFAULTS, **hparams}
-        hp = {k: type(DEFAULTS[k])(v) for k, v in hp.items()}
+        super().__init__(image_size, n_classes, **hparams)
+        hp = self.hparams
         small = [k for k in ("z_dim", "n_categories", "n_continuous", "base_channels") if hp[k] < 1]
         if small:
             raise GenaugError(f"infogan hparams {small} must be at least 1: raise them in config")
-        super().__init__(image_size, n_classes, **hp)
         args = (image_size, hp["z_dim"], hp["n_categories"], hp["n_continuous"])
         self.net = InfoGenerator(*args, hp["base_channels"])
         self.discriminator = InfoDiscriminator(*args, hp["base_channels"])

@@ -126,17 +126,11 @@ class LatentAugment(Generator):
 
     name = "latent"
     mode = "transfer"
+    defaults = DEFAULTS
 
     def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        unknown = sorted(set(hparams) - set(DEFAULTS))
-        if unknown:
-            raise GenaugError(
-                f"unknown latent hparams {unknown}: use only {sorted(DEFAULTS)} in config"
-            )
-        if image_size % 4:
-            raise GenaugError(f"image_size {image_size} is not divisible by 4: resize the data")
-        hp = {**DEFAULTS, **hparams}
-        hp = {k: type(DEFAULTS[k])(v) for k, v in hp.items()}
+        super().__init__(image_size, n_classes, **hparams)
+        hp = self.hparams
         if hp["operation"] not in OPERATIONS:
             raise GenaugError(
                 f"unknown latent operation {hp['operation']!r}: set hparam `operation` to one "
@@ -144,7 +138,6 @@ class LatentAugment(Generator):
             )
         if hp["neighbours"] < 1:
             raise GenaugError("latent hparam `neighbours` must be at least 1: raise it in config")
-        super().__init__(image_size, n_classes, **hp)
         args = (image_size, hp["latent_dim"], hp["hidden_channels"])
         self.encoder = Encoder(*args)
         self.decoder = Decoder(*args)
