@@ -7,12 +7,9 @@ loopback HTTP, a CelebA folder that ``torchvision.datasets.CelebA`` accepts, cla
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import logging
-import socket
 import tarfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -22,6 +19,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageFile
 
+from conftest import free_port, serve_folder
 from genaug.data import celeba, imagefolder, utkface
 from genaug.errors import GenaugError
 from genaug.io import decode_images, read_parquet, read_parquet_meta
@@ -55,12 +53,6 @@ def png_mode(png: bytes) -> str:
 
 def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def check_table(df: pd.DataFrame, metadata: list[str], image_size: int, channels: int):
@@ -131,27 +123,8 @@ def utk_archive(tmp_path_factory) -> tuple[Path, str]:
 @pytest.fixture
 def mirror(utk_archive):
     """An HTTP server on 127.0.0.1 serving the archive folder; yields (url, requests)."""
-    folder, _ = utk_archive
-    requests: list[str] = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(folder), **kwargs)
-
-        def do_GET(self):
-            requests.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve_folder(utk_archive[0]) as served:
+        yield served
 
 
 def test_utkface_download_and_prepare(utk_archive, mirror, tmp_path, caplog):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
-import socket
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -15,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import free_port, serve_folder
 from genaug.data import omniglot
 from genaug.errors import GenaugError
 from genaug.io import decode_images, read_parquet, read_parquet_meta, write_parquet
@@ -66,34 +64,9 @@ def official_zips(small_zips, tmp_path_factory) -> tuple[Path, dict[str, str]]:
 
 @pytest.fixture
 def mirror(official_zips):
-    """An HTTP server on 127.0.0.1 serving the official-layout zips; yields (url, requests)."""
-    folder, _ = official_zips
-    requests: list[str] = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(folder), **kwargs)
-
-        def do_GET(self):
-            requests.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """An HTTP server on 127.0.0.1 serving the archive folder; yields (url, requests)."""
+    with serve_folder(official_zips[0]) as served:
+        yield served
 
 
 def check_canonical(df: pd.DataFrame, image_size: int, dense_labels: bool = True) -> np.ndarray:
