@@ -19,5 +19,6 @@ rule subsample:
     params:
         k_max=max(SHOTS),
         n_classes=config["fewshot"]["n_classes"],
+        redraw_classes=config["fewshot"]["redraw_classes"],
     script:
         "../scripts/subsample.py"

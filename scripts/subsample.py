@@ -10,8 +10,9 @@ def main(smk):
 
     k, seed = int(smk.wildcards.k), int(smk.wildcards.seed)
     table = io.read_parquet(smk.input.table)
-    split = fewshot_split(table, k, smk.params.k_max, seed, smk.params.n_classes)
-    cfg = {"k": k, "k_max": smk.params.k_max, "n_classes": smk.params.n_classes}
+    p = smk.params
+    split = fewshot_split(table, k, p.k_max, seed, p.n_classes, p.redraw_classes)
+    cfg = {"k": k, "k_max": p.k_max, "n_classes": p.n_classes, "redraw": p.redraw_classes}
     io.write_parquet(split, smk.output.split, meta=provenance(cfg, seed=seed))
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genaug.data.fewshot import class_index, fewshot_split
+from genaug.data.fewshot import fewshot_split
 from genaug.errors import GenaugError
 from genaug.io import read_parquet
 
@@ -95,9 +95,17 @@ def test_no_target_rows():
         fewshot_split(table[table["role"] == "source"], k=1, k_max=5, seed=0)
 
 
-def test_class_index():
-    labels, mapping = class_index([7, 3, 7, 11])
-    assert labels.tolist() == [1, 0, 1, 2] and mapping == {3: 0, 7: 1, 11: 2}
+def test_redrawn_classes_depend_on_the_seed_only():
+    table = make_table(n_target=12)
+    first = [fewshot_split(table, 1, 3, seed, n_classes=4) for seed in (0, 1)]
+    assert set(first[0]["label"]) == set(first[1]["label"])  # the first four, every seed
+    drawn = [fewshot_split(table, 1, 3, seed, 4, redraw_classes=True) for seed in range(6)]
+    assert all(d["label"].nunique() == 4 for d in drawn)
+    assert len({frozenset(d["label"]) for d in drawn}) > 1  # the class split varies
+    again = fewshot_split(table, 2, 3, 0, 4, redraw_classes=True)  # another k, same seed
+    assert set(again["label"]) == set(drawn[0]["label"])
+    same_test = again[again["split"] == "test"]["image_id"].tolist()
+    assert same_test == drawn[0][drawn[0]["split"] == "test"]["image_id"].tolist()
 
 
 def test_embedded_table():
@@ -105,6 +113,4 @@ def test_embedded_table():
     split = fewshot_split(table, k=5, k_max=5, seed=0)
     assert split["label"].nunique() == 47 and len(split) == 47 * 20
     assert (split.groupby("label")["split"].apply(lambda s: (s == "train").sum()) == 5).all()
-    contiguous, _ = class_index(split["label"])
-    assert contiguous.min() == 0 and contiguous.max() == 46
     assert np.isin(split["image_id"], table.loc[table["role"] == "target", "image_id"]).all()

@@ -13,23 +13,18 @@ import numpy as np
 import pandas as pd
 
 from genaug.errors import GenaugError
+from genaug.workflow import derive_seed
 
 SPLIT_COLUMNS = ["image_id", "label", "split"]
 
 
-def class_index(labels) -> tuple[np.ndarray, dict[int, int]]:
-    """Map arbitrary integer labels to contiguous ``0..n-1`` (in sorted order).
-
-    Returns the mapped labels and the mapping ``{original: contiguous}``.
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    classes = np.unique(labels)
-    mapping = {int(c): i for i, c in enumerate(classes)}
-    return np.searchsorted(classes, labels).astype(np.int64), mapping
-
-
 def fewshot_split(
-    table: pd.DataFrame, k: int, k_max: int, seed: int, n_classes: int | None = None
+    table: pd.DataFrame,
+    k: int,
+    k_max: int,
+    seed: int,
+    n_classes: int | None = None,
+    redraw_classes: bool = False,
 ) -> pd.DataFrame:
     """Split the ``role == "target"`` rows of ``table`` into ``k``-shot train and test sets.
 
@@ -40,7 +35,10 @@ def fewshot_split(
         k_max: the largest ``k`` of the experiment; fixes the test set size to
             ``n_c - k_max`` per class, whatever ``k`` is.
         seed: replicate seed.
-        n_classes: keep only the first ``n_classes`` target labels (sorted order).
+        n_classes: keep only ``n_classes`` target classes: the first ones in label order,
+            or, with ``redraw_classes``, a random draw that depends on ``seed`` (few-shot
+            gains are known to swing with the class split, so replicates can vary it too).
+        redraw_classes: draw the ``n_classes`` classes per seed instead of taking the first.
 
     Returns:
         A table with columns ``image_id``, ``label`` (the table's label) and ``split``
@@ -66,7 +64,11 @@ def fewshot_split(
                 f"n_classes={n_classes} is outside 1..{len(labels)} (the number of target "
                 "classes): set fewshot.n_classes within that range or to null"
             )
-        labels = labels[:n_classes]
+        if redraw_classes:
+            rng = np.random.default_rng(derive_seed(seed, "target-classes"))
+            labels = np.sort(rng.choice(labels, size=n_classes, replace=False))
+        else:
+            labels = labels[:n_classes]
 
     parts = []
     for label in labels:
