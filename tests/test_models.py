@@ -141,6 +141,8 @@ def test_check_finite():
         check_finite(7, loss=1.0, kl=float("nan"))
     with pytest.raises(FloatingPointError, match="step 2: loss=inf"):
         check_finite(2, loss=math.inf)
+    with pytest.raises(GenaugError, match="lower the generator's lr"):  # one line, no traceback
+        check_finite(2, loss=math.nan)
 
 
 # --------------------------------------------------------------------------- DAGAN

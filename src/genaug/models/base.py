@@ -10,6 +10,7 @@ Images are float tensors ``N x 1 x H x W`` in ``[0, 1]`` (ink bright, background
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,13 +122,19 @@ def sample_batch(n: int, batch_size: int, generator: torch.Generator) -> torch.T
     return torch.randint(n, (batch_size,), generator=generator)
 
 
+class NonFiniteLoss(GenaugError, FloatingPointError):
+    """A loss went NaN or infinite: the job stops with one line (and Snakemake's retries,
+    if configured, try again)."""
+
+
 def check_finite(step: int, **losses: float) -> None:
     """Stop a run whose loss went NaN or infinite, naming the step and the loss."""
-    import math
-
     for name, value in losses.items():
         if not math.isfinite(float(value)):
-            raise FloatingPointError(f"non-finite loss at step {step}: {name}={value}")
+            raise NonFiniteLoss(
+                f"non-finite loss at step {step}: {name}={value}: lower the generator's lr "
+                "in config (generators.<name>.lr) or check the data"
+            )
 
 
 #: images per forward pass when sampling
