@@ -87,3 +87,24 @@ def test_rule_scripts_end_bad_input_with_one_line(tmp_path, capsys):
     lines = log.read_text().strip().splitlines()
     assert len(lines) == 1 and "non-finite loss at step 40: critic_loss=nan" in lines[0]
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "omniglot_full.yaml"])
+def test_every_shipped_config_plans_quickly(name, tmp_path):
+    """`snakemake -n` plans each experiment config offline, and fast (the full Omniglot
+    config: 10 seeds x 5 shots x 4 methods, one generator per replicate)."""
+    import time
+
+    start = time.perf_counter()
+    proc = snakemake(tmp_path, "-n", "--quiet", "rules", f"--configfile={REPO / 'config' / name}")
+    assert time.perf_counter() - start < 30
+    counts = {}  # the "Job stats" table: "<rule> <count>" lines
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    config = yaml.safe_load((REPO / "config" / name).read_text())
+    seeds = len(config.get("fewshot", {}).get("seeds", default_config()["fewshot"]["seeds"]))
+    shots = len(config.get("fewshot", {}).get("shots", default_config()["fewshot"]["shots"]))
+    assert counts["subsample"] == seeds * shots
+    assert counts["classify"] == 4 * shots  # one job per (method, k) trains every seed
