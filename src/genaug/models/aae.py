@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genaug.models.base import ConditionalGenerator, LogFn, check_finite, sample_batch
+from genaug.models.cvae import Decoder  # the same class-conditional decoder
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {"latent_dim": 8, "hidden_channels": 32, "adv_weight": 1.0}
@@ -48,31 +49,6 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).flatten(1))
-
-
-class Decoder(nn.Module):
-    """``(z, one_hot) -> image`` in ``[0, 1]``: linear to an H/4 feature map, then two
-    transposed convs (H/4 -> H/2 -> H) and a sigmoid (in fp32 even under autocast)."""
-
-    def __init__(self, image_size: int, n_classes: int, latent_dim: int, channels: int) -> None:
-        super().__init__()
-        c = channels
-        self.shape = (2 * c, image_size // 4, image_size // 4)
-        self.hidden = nn.Sequential(
-            nn.Linear(latent_dim + n_classes, 8 * c),
-            nn.ReLU(),
-            nn.Linear(8 * c, 2 * c * self.shape[1] * self.shape[2]),
-            nn.ReLU(),
-        )
-        self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(2 * c, c, 4, 2, padding=1),
-            nn.ReLU(),
-            nn.ConvTranspose2d(c, 1, 4, 2, padding=1),
-        )
-
-    def forward(self, z: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
-        h = self.hidden(torch.cat([z, one_hot.to(z.dtype)], 1)).view(-1, *self.shape)
-        return torch.sigmoid(self.upsample(h).float())  # fp32, for the BCE under autocast
 
 
 class LatentDiscriminator(nn.Module):
