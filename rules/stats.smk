@@ -29,7 +29,7 @@ rule stats:
         comparisons=report(
             f"{OUT}/stats/comparisons.csv",
             caption="../report/comparisons.rst",
-            category="Statistics",
+            category="Comparisons",
         ),
         markdown=f"{OUT}/stats/comparisons.md",
         describe=f"{OUT}/stats/by_method.csv",
