@@ -50,7 +50,7 @@ def summary_markdown(config: dict, comparisons_md: str, runs: pd.DataFrame) -> s
     lines = [
         "# genaug summary",
         "",
-        f"Does synthetic data help a **{fs['n_classes'] or 'all'}-way, k-shot** classifier on "
+        f"Does synthetic data help a **{int(runs['n_classes'].max())}-way, k-shot** classifier on "
         f"**{config['dataset']['name']}**? Each method is compared with the `none` baseline "
         f"over {len(fs['seeds'])} replicates (seeds {fs['seeds']}) at k = {sorted(fs['shots'])}.",
         "",
