@@ -38,7 +38,7 @@ from PIL import Image, ImageOps
 from genaug import __version__
 from genaug.data.download import Source, as_url, fetch_archive, md5_file
 from genaug.errors import GenaugError
-from genaug.io import decode_png, encode_png, read_parquet, write_parquet
+from genaug.io import encode_png, read_parquet, write_parquet
 from genaug.provenance import provenance, sha256_file
 
 COLUMNS = ["image_id", "image", "label", "character", "alphabet", "role", "drawing"]
@@ -146,11 +146,6 @@ def canonical_table(records: Iterable[tuple[str, str, str, bytes, str]]) -> pd.D
     df["label"] = df["character"].map({c: i for i, c in enumerate(characters)}).astype("int64")
     df["drawing"] = df.groupby("character").cumcount().astype("int64")
     return df[COLUMNS].reset_index(drop=True)
-
-
-def image_size_of(df: pd.DataFrame) -> int:
-    """The (square) image size of a canonical table, from its first image."""
-    return int(decode_png(df["image"].iloc[0]).shape[0])
 
 
 # --------------------------------------------------------------------------- embedded dataset
