@@ -24,7 +24,7 @@ rule classify:
         seeds=SEEDS,
         settings=config["classifier"],
         n_per_image=config["augment"]["n_per_image"],
-        classical=config["augment"]["classical"],
+        transforms={name: config["augment"][name] for name in ("classical", "erasing")},
         device=config["device"],
     script:
         "../scripts/classify.py"

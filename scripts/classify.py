@@ -22,7 +22,7 @@ def main(smk):
             None if synth is None else io.read_parquet(synth),
             smk.params.settings,
             smk.params.n_per_image,
-            smk.params.classical,
+            smk.params.transforms,
             device,
         )
         io.write_json(record, out)

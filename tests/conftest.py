@@ -12,9 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
+#: the transform baselines' settings, as the default config has them
+TRANSFORM_SETTINGS = {
+    name: yaml.safe_load((REPO / "config" / "config.yaml").read_text())["augment"][name]
+    for name in ("classical", "erasing")
+}
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900):

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import TRANSFORM_SETTINGS
 from genaug import classify
 from genaug.data.fewshot import fewshot_split
 from genaug.errors import GenaugError
@@ -21,14 +22,6 @@ from genaug.models.classifier import (
 )
 
 SETTINGS = {"arch": "densenet", "steps": 20, "batch_size": 16, "lr": 1e-3, "width": 4}
-CLASSICAL = {
-    "degrees": 10,
-    "translate": 0.1,
-    "scale": [0.9, 1.1],
-    "shear": 10,
-    "elastic_alpha": 20.0,
-    "elastic_sigma": 3.0,
-}
 
 
 def test_building_blocks():
@@ -146,7 +139,7 @@ def task(embedded):
 def run(task, method, settings=SETTINGS):
     table, split = task
     return classify.run(
-        method, 3, 2, table, split, None, settings, 2, CLASSICAL, torch.device("cpu")
+        method, 3, 2, table, split, None, settings, 2, TRANSFORM_SETTINGS, torch.device("cpu")
     )
 
 

@@ -6,19 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import TRANSFORM_SETTINGS
 from genaug import classify
-from genaug.augment import classical_pool
+from genaug.augment import TRANSFORMS, transform_pool
 from genaug.data.fewshot import fewshot_split
 
 SETTINGS = {"steps": 30, "batch_size": 16, "lr": 1e-3, "width": 8}
-CLASSICAL = {
-    "degrees": 10,
-    "translate": 0.1,
-    "scale": [0.9, 1.1],
-    "shear": 10,
-    "elastic_alpha": 20.0,
-    "elastic_sigma": 3.0,
-}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +24,7 @@ def task(embedded):
 def run(task, method, synthetic=None):
     table, split = task
     return classify.run(
-        method, 3, 2, table, split, synthetic, SETTINGS, 2, CLASSICAL, torch.device("cpu")
+        method, 3, 2, table, split, synthetic, SETTINGS, 2, TRANSFORM_SETTINGS, torch.device("cpu")
     )
 
 
@@ -66,10 +59,21 @@ def test_generator_pool_is_used_and_recorded(task):
     assert augmented["provenance"]["checkpoint_sha256"] == ["0" * 64]
 
 
-def test_classical_pool_is_seeded_and_varied(task):
+@pytest.mark.parametrize("method", sorted(TRANSFORMS))
+def test_transform_pools_are_seeded_and_varied(method):
     x = torch.rand(4, 1, 28, 28)
-    a = classical_pool(x, 3, CLASSICAL, seed=1)
+    transform = TRANSFORMS[method](TRANSFORM_SETTINGS[method])
+    a = transform_pool(x, 3, transform, seed=1)
     assert a.shape == (12, 1, 28, 28) and 0.0 <= a.min() and a.max() <= 1.0
-    assert torch.equal(a, classical_pool(x, 3, CLASSICAL, seed=1))
-    assert not torch.equal(a, classical_pool(x, 3, CLASSICAL, seed=2))
+    assert torch.equal(a, transform_pool(x, 3, transform, seed=1))
+    assert not torch.equal(a, transform_pool(x, 3, transform, seed=2))
     assert not torch.equal(a[0], a[1])  # each copy has its own random parameters
+    assert not torch.equal(a[0], x[0])  # and differs from the real image
+
+
+def test_erasing_blanks_one_rectangle():
+    x = torch.ones(2, 1, 28, 28)
+    erased = transform_pool(x, 5, TRANSFORMS["erasing"](TRANSFORM_SETTINGS["erasing"]), seed=0)
+    area = (erased == 0).flatten(1).float().mean(1)  # share of the image set to background
+    lo, hi = TRANSFORM_SETTINGS["erasing"]["scale"]
+    assert ((area >= lo * 0.8) & (area <= hi * 1.2)).all()

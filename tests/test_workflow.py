@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 SHOTS, SEEDS = [1, 2], [0, 1]
 GENERATORS = ["dagan", "cvae", "aae", "cgan", "infogan", "latent"]
 TRANSFER = ["dagan", "infogan", "latent"]
-METHODS = ["none", "classical", *GENERATORS]
+METHODS = ["none", "classical", "erasing", *GENERATORS]
 
 
 def expected_outputs() -> list[str]:

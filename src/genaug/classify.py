@@ -2,7 +2,7 @@
 
 Protocol (as in the DAGAN few-shot experiments): the classifier sees real training batches;
 with an augmentation method every other batch is drawn from the augmented pool instead
-(synthetic images of a generator, or classically transformed copies of the real shots).
+(synthetic images of a generator, or transformed copies of the real shots).
 The initialisation and the real-batch stream depend only on (replicate seed, k), so the
 methods of a replicate differ only in the augmentation: the comparison is paired.
 
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genaug import runtime
-from genaug.augment import classical_pool
+from genaug.augment import TRANSFORMS, transform_pool
 from genaug.data.tables import ClassIndex, images_tensor, split_rows
 from genaug.models.base import sample_batch
 from genaug.models.classifier import make_classifier
@@ -40,14 +40,15 @@ def augmented_pool(
     classes: ClassIndex,
     synthetic: pd.DataFrame | None,
     n_per_image: int,
-    classical: dict,
+    transforms: dict,
     seed: int,
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The images that augmented batches are drawn from, or None for the baseline."""
     if method == "none":
         return None
-    if method == "classical":
-        images = classical_pool(train_images, n_per_image, classical, seed)
+    if method in TRANSFORMS:
+        transform = TRANSFORMS[method](transforms[method])
+        images = transform_pool(train_images, n_per_image, transform, seed)
         return images, train_labels.repeat_interleave(n_per_image)
     return images_tensor(synthetic["image"]), classes.encode(synthetic["label"])
 
@@ -114,7 +115,7 @@ def run(
     synthetic: pd.DataFrame | None,
     settings: dict,
     n_per_image: int,
-    classical: dict,
+    transforms: dict,
     device: torch.device,
 ) -> dict:
     """One classifier run; returns its metrics record (with provenance)."""
@@ -124,7 +125,7 @@ def run(
     train = images_tensor(train_rows["image"]), classes.encode(train_rows["label"])
     test_x, test_y = images_tensor(test_rows["image"]), classes.encode(test_rows["label"])
     run_seed = derive_seed(seed, "classifier", k)
-    pool = augmented_pool(method, *train, classes, synthetic, n_per_image, classical, run_seed)
+    pool = augmented_pool(method, *train, classes, synthetic, n_per_image, transforms, run_seed)
 
     start = time.perf_counter()
     model, losses = train_classifier(train, pool, len(classes), settings, run_seed, device)
@@ -153,7 +154,7 @@ def run(
         "train_seconds": round(train_seconds, 3),
         "device": str(device),
         "provenance": provenance(
-            {**settings, "n_per_image": n_per_image, "classical": classical},
+            {**settings, "n_per_image": n_per_image, "transforms": transforms.get(method)},
             seed=run_seed,
             **sources,
         ),
