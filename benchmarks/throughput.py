@@ -1,0 +1,176 @@
+"""Training throughput (images/s) and peak memory of every generator and classifier.
+
+Each model is measured in its own process, so peak memory is that model's alone (on the
+CPU: what building and training it adds to the process's peak resident memory), with
+the hyperparameters of a config file (default: config/config.yaml) on the machine at hand:
+the GPU when PyTorch sees one, else the CPU with ``--threads`` threads. Writes a CSV.
+
+    python benchmarks/throughput.py --out benchmarks/results-cpu.csv
+    python benchmarks/throughput.py --only dagan cvae --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSIFIERS = ("conv4", "densenet")
+FIELDS = [
+    "model",
+    "kind",
+    "device",
+    "device_name",
+    "threads",
+    "batch_size",
+    "image_size",
+    "steps",
+    "images_per_s",
+    "seconds_per_step",
+    "peak_memory_mb",
+    "torch",
+]
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def measure(name: str, config: dict, steps: int, threads: int) -> dict:
+    """Train ``name`` for a few warm-up steps, then time ``steps`` more (this process)."""
+    import torch
+
+    from genaug import runtime
+    from genaug.models import GENERATORS, get_generator
+    from genaug.models.classifier import make_classifier
+
+    device = runtime.setup(threads=threads, seed=0, device=config["device"])
+    size = config["dataset"]["image_size"]
+    n_classes = 20
+    x = torch.rand(512, 1, size, size)
+    y = torch.arange(512) % n_classes
+    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    if name in GENERATORS:
+        settings = config["generators"][name]
+        batch = settings["batch_size"]
+        model = get_generator(name)(size, n_classes, **settings["hparams"])
+
+        def train(n: int) -> None:
+            model.fit(
+                x,
+                y,
+                steps=n,
+                batch_size=batch,
+                lr=settings["lr"],
+                generator=runtime.rng(0),
+                device=device,
+                log=lambda _: None,
+                log_every=n,
+            )
+    else:
+        settings = config["classifier"]
+        batch = settings["batch_size"]
+        model = make_classifier(name, n_classes, size, settings["width"]).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
+        xb, yb = x[:batch].to(device), y[:batch].to(device)
+
+        def train(n: int) -> None:
+            for _ in range(n):
+                with runtime.autocast(device):
+                    loss = torch.nn.functional.cross_entropy(model(xb), yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+    train(2)  # warm-up: allocator, kernels
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    train(steps)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    if device.type == "cuda":
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+        device_name = torch.cuda.get_device_name()
+    else:  # what the model, its optimiser and training added to the peak resident memory
+        peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline_kib) / 1024
+        device_name = cpu_name()
+    return {
+        "model": name,
+        "kind": "generator" if name in GENERATORS else "classifier",
+        "device": device.type,
+        "device_name": device_name,
+        "threads": threads,
+        "batch_size": batch,
+        "image_size": size,
+        "steps": steps,
+        "images_per_s": round(steps * batch / seconds, 1),
+        "seconds_per_step": round(seconds / steps, 4),
+        "peak_memory_mb": round(peak_mb, 1),
+        "torch": torch.__version__,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results.csv"))
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per model")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads")
+    parser.add_argument("--only", nargs="+", help="models to measure (default: all)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: one model
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(Path(args.config).read_text())
+
+    if args.one:
+        print(json.dumps(measure(args.one, config, args.steps, args.threads)))
+        return 0
+
+    names = args.only or [*config["generators"], *CLASSIFIERS]
+    rows = []
+    for name in names:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            name,
+            "--config",
+            args.config,
+            "--steps",
+            str(args.steps),
+            "--threads",
+            str(args.threads),
+        ]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+        print(
+            f"{name:10s} {rows[-1]['images_per_s']:>9} images/s "
+            f"{rows[-1]['peak_memory_mb']:>8} MB  ({rows[-1]['device_name']})"
+        )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
