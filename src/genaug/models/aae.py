@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genaug.models.base import ConditionalGenerator, LogFn, check_finite, sample_batch
+from genaug.models.base import ConditionalGenerator, LogFn, LossMeter, sample_batch
 from genaug.models.cvae import Decoder  # the same class-conditional decoder
 from genaug.runtime import autocast
 
@@ -141,8 +141,7 @@ class AAE(ConditionalGenerator):
         opt_ae = torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()], lr=lr)
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
         opt_e = torch.optim.Adam(self.encoder.parameters(), lr=lr, betas=(0.5, 0.999))
-        sums = torch.zeros(3, device=device)  # reconstruction, discriminator, adversarial
-        since = 0
+        meter = LossMeter(log, log_every, steps)
         for step in range(1, steps + 1):
             rows = sample_batch(len(images), batch_size, generator)
             x, y = images[rows].to(device), labels[rows].to(device)
@@ -174,23 +173,9 @@ class AAE(ConditionalGenerator):
             opt_e.step()
             self.discriminator.requires_grad_(True)
 
-            sums += torch.stack([loss_r, loss_d, loss_a]).detach()
-            since += 1
-            if step % log_every == 0 or step == steps:
-                rec, disc, adv = (sums / since).tolist()
-                check_finite(
-                    step, reconstruction=rec, discriminator_loss=disc, adversarial_loss=adv
-                )
-                log(
-                    {
-                        "step": step,
-                        "reconstruction": rec,
-                        "discriminator_loss": disc,
-                        "adversarial_loss": adv,
-                    }
-                )
-                sums.zero_()
-                since = 0
+            meter.update(
+                step, reconstruction=loss_r, discriminator_loss=loss_d, adversarial_loss=loss_a
+            )
         self.eval()
 
     def decode(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

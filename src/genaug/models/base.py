@@ -137,6 +137,27 @@ def check_finite(step: int, **losses: float) -> None:
             )
 
 
+class LossMeter:
+    """The logging every ``fit`` loop shares: losses are summed on the device (no per-step
+    GPU sync) and, every ``log_every`` steps and at the last, their means since the previous
+    log are checked for NaN/inf and passed to ``log`` as ``{"step": step, name: mean, ...}``."""
+
+    def __init__(self, log: LogFn, log_every: int, steps: int) -> None:
+        self.log, self.log_every, self.steps = log, log_every, steps
+        self.sums: torch.Tensor | None = None
+        self.since = 0
+
+    def update(self, step: int, **losses: torch.Tensor) -> None:
+        values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
+        self.sums = values if self.sums is None else self.sums + values
+        self.since += 1
+        if step % self.log_every == 0 or step == self.steps:
+            means = dict(zip(losses, (self.sums / self.since).tolist(), strict=True))
+            check_finite(step, **means)
+            self.log({"step": step, **means})
+            self.sums, self.since = None, 0
+
+
 #: images per forward pass when sampling
 SAMPLE_CHUNK = 1024
 

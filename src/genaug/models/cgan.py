@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genaug.models.base import ConditionalGenerator, LogFn, check_finite, sample_batch
+from genaug.models.base import ConditionalGenerator, LogFn, LossMeter, sample_batch
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {"z_dim": 32, "base_channels": 32}
@@ -141,8 +141,7 @@ class CGAN(ConditionalGenerator):
         self.to(device).train()
         opt_g = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-        sums = torch.zeros(4, device=device)  # discriminator, generator, d_real, d_fake
-        since = 0
+        meter = LossMeter(log, log_every, steps)
         for step in range(1, steps + 1):
             rows = sample_batch(len(images), batch_size, generator)
             x, y = images[rows].to(device), labels[rows].to(device)
@@ -165,23 +164,13 @@ class CGAN(ConditionalGenerator):
             opt_g.step()
             self.discriminator.requires_grad_(True)
 
-            probs = torch.stack([d_real.float().sigmoid().mean(), d_fake.float().sigmoid().mean()])
-            sums += torch.cat([torch.stack([loss_d, loss_g]), probs]).detach()
-            since += 1
-            if step % log_every == 0 or step == steps:
-                d, g, p_real, p_fake = (sums / since).tolist()
-                check_finite(step, discriminator_loss=d, generator_loss=g)
-                log(
-                    {
-                        "step": step,
-                        "discriminator_loss": d,
-                        "generator_loss": g,
-                        "d_real": p_real,
-                        "d_fake": p_fake,
-                    }
-                )
-                sums.zero_()
-                since = 0
+            meter.update(
+                step,
+                discriminator_loss=loss_d,
+                generator_loss=loss_g,
+                d_real=d_real.float().sigmoid().mean(),
+                d_fake=d_fake.float().sigmoid().mean(),
+            )
         self.eval()
 
     def decode(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genaug.models.base import ConditionalGenerator, LogFn, check_finite, sample_batch
+from genaug.models.base import ConditionalGenerator, LogFn, LossMeter, sample_batch
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {"latent_dim": 16, "hidden_channels": 32, "beta": 1.0}
@@ -137,8 +137,7 @@ class CVAE(ConditionalGenerator):
         beta = self.hparams["beta"]
         self.to(device).train()
         opt = torch.optim.Adam(self.parameters(), lr=lr)
-        sums = torch.zeros(3, device=device)  # loss, reconstruction, kl
-        since = 0
+        meter = LossMeter(log, log_every, steps)
         for step in range(1, steps + 1):
             rows = sample_batch(len(images), batch_size, generator)
             x, y = images[rows].to(device), labels[rows].to(device)
@@ -150,14 +149,7 @@ class CVAE(ConditionalGenerator):
             loss.backward()
             opt.step()
 
-            sums += torch.stack([loss, bce, kl]).detach()
-            since += 1
-            if step % log_every == 0 or step == steps:
-                total, rec, kld = (sums / since).tolist()
-                check_finite(step, loss=total, reconstruction=rec, kl=kld)
-                log({"step": step, "loss": total, "reconstruction": rec, "kl": kld})
-                sums.zero_()
-                since = 0
+            meter.update(step, loss=loss, reconstruction=bce, kl=kl)
         self.eval()
 
     def decode(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

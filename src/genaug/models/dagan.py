@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from genaug.errors import GenaugError
-from genaug.models.base import Generator, LogFn, Synthetic, check_finite, sample_batch
+from genaug.models.base import Generator, LogFn, LossMeter, Synthetic, sample_batch
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {
@@ -229,8 +229,7 @@ class DAGAN(Generator):
             z = self._noise(len(rows), generator, device)
             return x.to(device), real.to(device), z
 
-        sums = torch.zeros(4, device=device)  # critic, generator, gp, wasserstein
-        since = 0
+        meter = LossMeter(log, log_every, steps)
         for step in range(1, steps + 1):
             # ---- critic: n_critic steps, generator frozen
             self.critic.requires_grad_(True)
@@ -258,22 +257,13 @@ class DAGAN(Generator):
             loss_g.backward()
             opt_g.step()
 
-            sums += torch.stack([loss_c, loss_g, gp, -loss_w]).detach().float()
-            since += 1
-            if step % log_every == 0 or step == steps:
-                c, g, p, w = (sums / since).tolist()
-                check_finite(step, critic_loss=c, generator_loss=g, gradient_penalty=p)
-                log(
-                    {
-                        "step": step,
-                        "critic_loss": c,
-                        "generator_loss": g,
-                        "gradient_penalty": p,
-                        "wasserstein": w,
-                    }
-                )
-                sums.zero_()
-                since = 0
+            meter.update(
+                step,
+                critic_loss=loss_c,
+                generator_loss=loss_g,
+                gradient_penalty=gp,
+                wasserstein=-loss_w,
+            )
         self.critic.requires_grad_(True)
         self.eval()
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genaug.errors import GenaugError
-from genaug.models.base import Generator, LogFn, Synthetic, check_finite, sample_batch
+from genaug.models.base import Generator, LogFn, LossMeter, Synthetic, sample_batch
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {
@@ -239,8 +239,7 @@ class InfoGAN(Generator):
         self.to(device).train()
         opt_g = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-        sums = torch.zeros(4, device=device)  # discriminator, generator, info, noise
-        since = 0
+        meter = LossMeter(log, log_every, steps)
         for step in range(1, steps + 1):
             rows = sample_batch(len(images), batch_size, generator)
             real = images[rows].to(device)
@@ -272,24 +271,13 @@ class InfoGAN(Generator):
             (loss_g + w_info * info + w_noise * noise).backward()
             opt_g.step()
 
-            sums += torch.stack([loss_d, loss_g, info, noise]).detach()
-            since += 1
-            if step % log_every == 0 or step == steps:
-                d, g, i, z_err = (sums / since).tolist()
-                check_finite(
-                    step, discriminator_loss=d, generator_loss=g, info_loss=i, noise_loss=z_err
-                )
-                log(
-                    {
-                        "step": step,
-                        "discriminator_loss": d,
-                        "generator_loss": g,
-                        "info_loss": i,
-                        "noise_loss": z_err,
-                    }
-                )
-                sums.zero_()
-                since = 0
+            meter.update(
+                step,
+                discriminator_loss=loss_d,
+                generator_loss=loss_g,
+                info_loss=info,
+                noise_loss=noise,
+            )
         self.discriminator.requires_grad_(True)
         self.eval()
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genaug.errors import GenaugError
-from genaug.models.base import Generator, LogFn, Synthetic, check_finite, sample_batch
+from genaug.models.base import Generator, LogFn, LossMeter, Synthetic, sample_batch
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {
@@ -168,8 +168,7 @@ class LatentAugment(Generator):
         images = images.detach().float().cpu()
         self.to(device).train()
         opt = torch.optim.Adam(self.parameters(), lr=lr)
-        sums = torch.zeros(1, device=device)
-        since = 0
+        meter = LossMeter(log, log_every, steps)
         for step in range(1, steps + 1):
             rows = sample_batch(len(images), batch_size, generator)
             x = images[rows].to(device)
@@ -180,14 +179,7 @@ class LatentAugment(Generator):
             loss.backward()
             opt.step()
 
-            sums += loss.detach()
-            since += 1
-            if step % log_every == 0 or step == steps:
-                (rec,) = (sums / since).tolist()
-                check_finite(step, reconstruction=rec)
-                log({"step": step, "reconstruction": rec})
-                sums.zero_()
-                since = 0
+            meter.update(step, reconstruction=loss)
         self.eval()
         if len(images) > 1:
             self.source_std.copy_(self.encode(images, device).std(0))
