@@ -1,5 +1,5 @@
 # Stage 5: train the classifier with and without each augmentation. One job trains every
-# replicate seed of a (method, k), so torch is imported once per batch of seeds.
+# replicate seed of a (method, regime), so torch is imported once per batch of seeds.
 
 
 rule classify:
@@ -10,9 +10,9 @@ rule classify:
             f"{OUT}/classify/{{method}}/{TAG}.json", seed=SEEDS, allow_missing=True
         ),
     log:
-        f"{OUT}/logs/classify/{{method}}/k{{k}}.log",
+        f"{OUT}/logs/classify/{{method}}/{{regime}}.log",
     benchmark:
-        f"{OUT}/benchmarks/classify/{{method}}/k{{k}}.tsv"
+        f"{OUT}/benchmarks/classify/{{method}}/{{regime}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["classifier"]["threads"]
@@ -23,8 +23,11 @@ rule classify:
     params:
         seeds=SEEDS,
         settings=config["classifier"],
-        n_per_image=config["augment"]["n_per_image"],
-        transforms={name: config["augment"][name] for name in ("classical", "erasing")},
+        augment={
+            "n_per_image": config["augment"]["n_per_image"],
+            "ratio": config["imbalance"]["ratio"],
+            **{name: config["augment"][name] for name in ("classical", "erasing")},
+        },
         device=config["device"],
     script:
         "../scripts/classify.py"

@@ -1,34 +1,39 @@
 # Stage 7: figures, each its own target.
 
 
-rule figure_accuracy:
+rule figure_metric:
     input:
-        describe=rules.stats.output.describe,
+        describe=lambda wc: expand(
+            rules.stats.output.describe, scenario=SCENARIO_OF_AXIS[wc.axis]
+        ),
     output:
         figure=report(
-            f"{OUT}/figures/accuracy_vs_shots.png",
-            caption="../report/accuracy_vs_shots.rst",
+            f"{OUT}/figures/{{metric}}_vs_{{axis}}.png",
+            caption="../report/metric_vs_level.rst",
             category="Figures",
-            labels={"figure": "accuracy vs shots"},
+            labels={"figure": "{metric} vs {axis}"},
         ),
     log:
-        f"{OUT}/logs/figures/accuracy_vs_shots.log",
+        f"{OUT}/logs/figures/{{metric}}_vs_{{axis}}.log",
     benchmark:
-        f"{OUT}/benchmarks/figures/accuracy_vs_shots.tsv"
+        f"{OUT}/benchmarks/figures/{{metric}}_vs_{{axis}}.tsv"
     conda:
         "../envs/analysis.yaml"
     threads: 1
     params:
-        metric=config["stats"]["metric"],
+        scenario=lambda wc: SCENARIO_OF_AXIS[wc.axis],
+        by=lambda wc: "k" if wc.axis == "shots" else "fraction",
     script:
-        "../scripts/figure_accuracy.py"
+        "../scripts/figure_metric.py"
 
 
 rule figure_synthetic:
     input:
         table=rules.prepare.output.table,
-        split=expand(rules.subsample.output.split, k=max(SHOTS), seed=SEEDS[0]),
-        synthetic=expand(SYNTHETIC, k=max(SHOTS), seed=SEEDS[0], allow_missing=True),
+        split=expand(rules.subsample.output.split, regime=DISPLAY_REGIME, seed=SEEDS[0]),
+        synthetic=expand(
+            SYNTHETIC, regime=DISPLAY_REGIME, seed=SEEDS[0], allow_missing=True
+        ),
     output:
         figure=report(
             f"{OUT}/figures/synthetic_{{generator}}.png",

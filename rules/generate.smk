@@ -1,11 +1,13 @@
-# Stage 4: synthetic images for each replicate's k-shot training set, with provenance.
-# One job per (generator, k) serves every replicate seed, so torch is imported once.
+# Stage 4: synthetic images for each replicate's training set, with provenance: few-shot,
+# n_per_image per real image; imbalance, the minority class topped up to imbalance.ratio.
+# One job per (generator, regime) serves every replicate seed, so torch is imported once.
 
 
 rule generate:
     input:
         models=lambda wc: [
-            f"{generator_dir(wc.generator, wc.k, seed)}/model.pt" for seed in SEEDS
+            f"{generator_dir(wc.generator, wc.regime, seed)}/model.pt"
+            for seed in SEEDS
         ],
         table=rules.prepare.output.table,
         splits=expand(rules.subsample.output.split, seed=SEEDS, allow_missing=True),
@@ -15,9 +17,9 @@ rule generate:
             directory(path) for path in expand(SHARDS, seed=SEEDS, allow_missing=True)
         ],
     log:
-        f"{OUT}/logs/generate/{{generator}}/k{{k}}.log",
+        f"{OUT}/logs/generate/{{generator}}/{{regime}}.log",
     benchmark:
-        f"{OUT}/benchmarks/generate/{{generator}}/k{{k}}.tsv"
+        f"{OUT}/benchmarks/generate/{{generator}}/{{regime}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -28,6 +30,7 @@ rule generate:
     params:
         seeds=SEEDS,
         n_per_image=config["augment"]["n_per_image"],
+        ratio=config["imbalance"]["ratio"],
         shard_size=config["augment"]["shard_size"],
         device=config["device"],
     script:

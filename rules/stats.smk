@@ -1,20 +1,16 @@
-# Stage 6: every run in one table, then each method against the "none" baseline.
+# Stage 6: every run of a scenario in one table, then each method against the "none"
+# baseline on each of the scenario's metrics.
 
 
 rule collect_runs:
     input:
-        metrics=expand(
-            f"{OUT}/classify/{{method}}/{TAG}.json",
-            method=METHODS,
-            k=SHOTS,
-            seed=SEEDS,
-        ),
+        metrics=lambda wc: classify_outputs(wc.scenario),
     output:
-        runs=f"{OUT}/stats/runs.csv",
+        runs=f"{OUT}/stats/{{scenario}}/runs.csv",
     log:
-        f"{OUT}/logs/collect_runs.log",
+        f"{OUT}/logs/collect_runs/{{scenario}}.log",
     benchmark:
-        f"{OUT}/benchmarks/collect_runs.tsv"
+        f"{OUT}/benchmarks/collect_runs/{{scenario}}.tsv"
     conda:
         "../envs/analysis.yaml"
     threads: 1
@@ -27,21 +23,24 @@ rule stats:
         runs=rules.collect_runs.output.runs,
     output:
         comparisons=report(
-            f"{OUT}/stats/comparisons.csv",
+            f"{OUT}/stats/{{scenario}}/comparisons.csv",
             caption="../report/comparisons.rst",
             category="Comparisons",
+            labels={"scenario": "{scenario}"},
         ),
-        markdown=f"{OUT}/stats/comparisons.md",
-        describe=f"{OUT}/stats/by_method.csv",
+        markdown=f"{OUT}/stats/{{scenario}}/comparisons.md",
+        describe=f"{OUT}/stats/{{scenario}}/by_method.csv",
     log:
-        f"{OUT}/logs/stats.log",
+        f"{OUT}/logs/stats/{{scenario}}.log",
     benchmark:
-        f"{OUT}/benchmarks/stats.tsv"
+        f"{OUT}/benchmarks/stats/{{scenario}}.tsv"
     conda:
         "../envs/analysis.yaml"
     threads: 1
     params:
         settings=config["stats"],
+        metrics=lambda wc: METRICS[wc.scenario],
+        by=lambda wc: "k" if wc.scenario == "fewshot" else "fraction",
         baseline="none",
     script:
         "../scripts/stats.py"

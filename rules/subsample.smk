@@ -1,4 +1,7 @@
-# Stage 2: the low-data regime, k training images per target class for each replicate.
+# Stage 2: the low-data regime of one replicate: k training images per target class
+# (few-shot, regime "k<k>"), or one class's training images kept at a fraction
+# (imbalance, regime "frac<fraction>"). The test set is the same for every regime of a
+# replicate and scenario.
 
 
 rule subsample:
@@ -17,8 +20,7 @@ rule subsample:
         mem_mb=2000,
         runtime=10,
     params:
-        k_max=max(SHOTS),
-        n_classes=config["fewshot"]["n_classes"],
-        redraw_classes=config["fewshot"]["redraw_classes"],
+        fewshot={**config["fewshot"], "k_max": max(config["fewshot"]["shots"])},
+        imbalance=config["imbalance"],
     script:
         "../scripts/subsample.py"

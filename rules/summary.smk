@@ -3,8 +3,8 @@
 
 rule summary:
     input:
-        markdown=rules.stats.output.markdown,
-        runs=rules.collect_runs.output.runs,
+        markdown=expand(rules.stats.output.markdown, scenario=SCENARIOS),
+        runs=expand(rules.collect_runs.output.runs, scenario=SCENARIOS),
     output:
         summary=f"{OUT}/summary.md",
     log:
@@ -16,5 +16,6 @@ rule summary:
     threads: 1
     params:
         config=config,
+        scenarios=SCENARIOS,
     script:
         "../scripts/summary.py"

@@ -1,19 +1,21 @@
-# Stage 3: train a generator. One rule serves every generator: transfer-mode generators
-# train once on the source classes (scope "source"), fit-mode ones on the k-shot training
-# set of each replicate (scope "k<k>-seed<seed>"). Test images never reach a generator.
+# Stage 3: train a generator. Two rules serve every generator, by its mode: transfer-mode
+# generators train once on the source classes (scope "source"); fit-mode ones on the
+# reduced training set of each replicate (scope "<regime>-seed<seed>"), every seed of a
+# (generator, regime) in one job, so torch is imported once. Test images never reach a
+# generator.
 
 
 rule train_generator:
     input:
-        unpack(generator_inputs),
+        table=rules.prepare.output.table,
     output:
-        model=f"{OUT}/generators/{{generator}}/{{scope}}/model.pt",
-        train_log=f"{OUT}/generators/{{generator}}/{{scope}}/train_log.csv",
-        samples=f"{OUT}/generators/{{generator}}/{{scope}}/samples.png",
+        models=[f"{OUT}/generators/{{generator}}/source/model.pt"],
+        train_logs=[f"{OUT}/generators/{{generator}}/source/train_log.csv"],
+        samples=[f"{OUT}/generators/{{generator}}/source/samples.png"],
     log:
-        f"{OUT}/logs/train_generator/{{generator}}/{{scope}}.log",
+        f"{OUT}/logs/train_generator/{{generator}}/source.log",
     benchmark:
-        f"{OUT}/benchmarks/train_generator/{{generator}}/{{scope}}.tsv"
+        f"{OUT}/benchmarks/train_generator/{{generator}}/source.tsv"
     # generators gate every generate/classify job downstream: start them first
     priority: 10
     conda:
@@ -25,8 +27,39 @@ rule train_generator:
         runtime=240,
     params:
         settings=lambda wc: config["generators"][wc.generator],
-        seed=config["seed"],
+        seeds=[config["seed"]],
         image_size=config["dataset"]["image_size"],
         device=config["device"],
     script:
         "../scripts/train_generator.py"
+
+
+use rule train_generator as fit_generator with:
+    input:
+        table=rules.prepare.output.table,
+        splits=expand(rules.subsample.output.split, seed=SEEDS, allow_missing=True),
+    output:
+        models=expand(
+            f"{OUT}/generators/{{generator}}/{TAG}/model.pt",
+            seed=SEEDS,
+            allow_missing=True,
+        ),
+        train_logs=expand(
+            f"{OUT}/generators/{{generator}}/{TAG}/train_log.csv",
+            seed=SEEDS,
+            allow_missing=True,
+        ),
+        samples=expand(
+            f"{OUT}/generators/{{generator}}/{TAG}/samples.png",
+            seed=SEEDS,
+            allow_missing=True,
+        ),
+    log:
+        f"{OUT}/logs/train_generator/{{generator}}/{{regime}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_generator/{{generator}}/{{regime}}.tsv"
+    params:
+        settings=lambda wc: config["generators"][wc.generator],
+        seeds=SEEDS,
+        image_size=config["dataset"]["image_size"],
+        device=config["device"],

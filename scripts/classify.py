@@ -1,12 +1,13 @@
-"""Rule classify: every replicate seed of one (method, k), in one process."""
+"""Rule classify: every replicate seed of one (method, regime), in one process."""
 
 from genaug.workflow import run_script
 
 
 def main(smk):
     from genaug import classify, io, runtime
+    from genaug.workflow import parse_regime
 
-    method, k = smk.wildcards.method, int(smk.wildcards.k)
+    regime = parse_regime(smk.wildcards.regime)
     device = runtime.setup(threads=smk.threads, seed=0, device=smk.params.device)
     table = io.read_parquet(smk.input.table)
     synthetic = smk.input.get("synthetic", [None] * len(smk.params.seeds))
@@ -14,15 +15,14 @@ def main(smk):
         smk.params.seeds, smk.input.splits, synthetic, smk.output.metrics, strict=True
     ):
         record = classify.run(
-            method,
-            k,
+            smk.wildcards.method,
+            regime,
             seed,
             table,
             io.read_parquet(split),
             None if synth is None else io.read_parquet(synth),
             smk.params.settings,
-            smk.params.n_per_image,
-            smk.params.transforms,
+            smk.params.augment,
             device,
         )
         io.write_json(record, out)

@@ -1,5 +1,5 @@
-"""Rule generate: synthetic images for every replicate seed of one (generator, k), each as
-Parquet and as PNG shards."""
+"""Rule generate: synthetic images for every replicate seed of one (generator, regime), each
+as Parquet and as PNG shards."""
 
 from genaug.workflow import run_script
 
@@ -7,6 +7,7 @@ from genaug.workflow import run_script
 def main(smk):
     from genaug import io
     from genaug.generation import generate
+    from genaug.workflow import parse_regime
 
     table = io.read_parquet(smk.input.table)
     for seed, model, split, out_table, out_shards in zip(
@@ -21,9 +22,10 @@ def main(smk):
             model,
             table,
             io.read_parquet(split),
+            regime=parse_regime(smk.wildcards.regime),
             n_per_image=smk.params.n_per_image,
+            ratio=smk.params.ratio,
             seed=seed,
-            k=int(smk.wildcards.k),
             device=smk.params.device,
             out_table=out_table,
             out_shards=out_shards,

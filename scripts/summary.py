@@ -1,4 +1,4 @@
-"""Rule summary: results/summary.md with the statistics table."""
+"""Rule summary: results/summary.md with every scenario's statistics."""
 
 from genaug.workflow import run_script
 
@@ -10,10 +10,13 @@ def main(smk):
 
     from genaug.report import summary_markdown
 
-    text = summary_markdown(
-        smk.params.config, Path(smk.input.markdown).read_text(), pd.read_csv(smk.input.runs)
-    )
-    Path(smk.output.summary).write_text(text)
+    scenarios = {
+        scenario: (Path(md).read_text(), pd.read_csv(runs))
+        for scenario, md, runs in zip(
+            smk.params.scenarios, smk.input.markdown, smk.input.runs, strict=True
+        )
+    }
+    Path(smk.output.summary).write_text(summary_markdown(smk.params.config, scenarios))
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -1,33 +1,39 @@
-"""Rule train_generator: one generator, on source data or on one replicate's shots."""
+"""Rules train_generator and fit_generator: one generator on the source data, or on the
+reduced training set of every replicate seed of one regime."""
 
-import re
-
-from genaug.workflow import derive_seed, run_script
+from genaug.workflow import run_script
 
 
 def main(smk):
     from genaug import io
     from genaug.generation import train_generator
+    from genaug.workflow import derive_seed
 
-    name, scope = smk.wildcards.generator, smk.wildcards.scope
-    if scope == "source":
-        split, seed = None, derive_seed(smk.params.seed, name, "source")
-    else:
-        k, rep = map(int, re.fullmatch(r"k(\d+)-seed(\d+)", scope).groups())
-        split, seed = io.read_parquet(smk.input.split), derive_seed(rep, name, k)
-    train_generator(
-        name,
-        smk.params.settings,
-        io.read_parquet(smk.input.table),
-        split,
-        seed=seed,
-        image_size=smk.params.image_size,
-        device=smk.params.device,
-        threads=smk.threads,
-        out_model=smk.output.model,
-        out_log=smk.output.train_log,
-        out_samples=smk.output.samples,
-    )
+    name = smk.wildcards.generator
+    regime = smk.wildcards.get("regime")
+    splits = smk.input.get("splits", [None])
+    table = io.read_parquet(smk.input.table)
+    for seed, split, model, train_log, samples in zip(
+        smk.params.seeds,
+        splits,
+        smk.output.models,
+        smk.output.train_logs,
+        smk.output.samples,
+        strict=True,
+    ):
+        train_generator(
+            name,
+            smk.params.settings,
+            table,
+            None if split is None else io.read_parquet(split),
+            seed=derive_seed(seed, name, regime or "source"),
+            image_size=smk.params.image_size,
+            device=smk.params.device,
+            threads=smk.threads,
+            out_model=model,
+            out_log=train_log,
+            out_samples=samples,
+        )
 
 
 run_script(main, snakemake)  # noqa: F821

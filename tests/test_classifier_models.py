@@ -20,7 +20,10 @@ from genaug.models.classifier import (
     Transition,
     make_classifier,
 )
+from genaug.workflow import Regime
 
+K3 = Regime("fewshot", 3)
+AUGMENT = {"n_per_image": 2, "ratio": 1.0, **TRANSFORM_SETTINGS}
 SETTINGS = {"arch": "densenet", "steps": 20, "batch_size": 16, "lr": 1e-3, "width": 4}
 
 
@@ -138,9 +141,7 @@ def task(embedded):
 
 def run(task, method, settings=SETTINGS):
     table, split = task
-    return classify.run(
-        method, 3, 2, table, split, None, settings, 2, TRANSFORM_SETTINGS, torch.device("cpu")
-    )
+    return classify.run(method, K3, 2, table, split, None, settings, AUGMENT, torch.device("cpu"))
 
 
 def test_run_with_densenet_is_deterministic(task):

@@ -10,7 +10,10 @@ from conftest import TRANSFORM_SETTINGS
 from genaug import classify
 from genaug.augment import TRANSFORMS, transform_pool
 from genaug.data.fewshot import fewshot_split
+from genaug.workflow import Regime
 
+K3 = Regime("fewshot", 3)
+AUGMENT = {"n_per_image": 2, "ratio": 1.0, **TRANSFORM_SETTINGS}
 SETTINGS = {"steps": 30, "batch_size": 16, "lr": 1e-3, "width": 8}
 
 
@@ -24,7 +27,7 @@ def task(embedded):
 def run(task, method, synthetic=None):
     table, split = task
     return classify.run(
-        method, 3, 2, table, split, synthetic, SETTINGS, 2, TRANSFORM_SETTINGS, torch.device("cpu")
+        method, K3, 2, table, split, synthetic, SETTINGS, AUGMENT, torch.device("cpu")
     )
 
 

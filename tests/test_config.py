@@ -18,24 +18,27 @@ def default_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "omniglot_full.yaml"])
+#: every experiment config shipped in config/
+CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml") if p.name != "schema.yaml")
+
+
+@pytest.mark.parametrize("name", CONFIGS)
 def test_shipped_configs_are_valid(name):
-    config = default_config()
-    override = yaml.safe_load((REPO / "config" / name).read_text())
-    for key, value in override.items():
-        if isinstance(value, dict):
-            config[key] = {**config[key], **value}
-        else:
-            config[key] = value
+    config = merged(default_config(), yaml.safe_load((REPO / "config" / name).read_text()))
     check_config(config, SCHEMA)
 
 
 @pytest.mark.parametrize(
     "edit, where",
     [
-        (lambda c: c["methods"].append("gan"), "methods[4]"),
+        (lambda c: c["methods"].append("gan"), "methods[12]"),
         (lambda c: c["fewshot"].update(shots=[1, 25]), "fewshot.shots[1]"),
-        (lambda c: c["fewshot"].update(seeds=[0, -1]), "fewshot.seeds[1]"),
+        (lambda c: c.update(replicates=[0, -1]), "replicates[1]"),
+        (lambda c: c["imbalance"].update(fractions=[0.1, 1.5]), "imbalance.fractions[1]"),
+        (
+            lambda c: c["stats"]["metrics"].update(fewshot=["minority_f1"]),
+            "stats.metrics.fewshot[0]",
+        ),
         (lambda c: c.pop("classifier"), "(top level)"),
         (lambda c: c["generators"].update(gan=c["generators"]["dagan"]), "generators"),
         (lambda c: c["methods"].remove("none"), "methods"),
@@ -56,7 +59,7 @@ def test_schema_errors_are_one_line(edit, where):
 
 def test_cli_stops_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("fewshot:\n  shots: [1, 30]\n  seeds: [0, 1]\n  n_classes: null\n")
+    bad.write_text("fewshot:\n  shots: [1, 30]\n  n_classes: null\n  redraw_classes: false\n")
     proc = snakemake(tmp_path, "--cores", "1", f"--configfile={bad}", check=False)
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -89,10 +92,10 @@ def test_rule_scripts_end_bad_input_with_one_line(tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "omniglot_full.yaml"])
+@pytest.mark.parametrize("name", CONFIGS)
 def test_every_shipped_config_plans_quickly(name, tmp_path):
-    """`snakemake -n` plans each experiment config offline, and fast (the full Omniglot
-    config: 10 seeds x 5 shots x 4 methods, one generator per replicate)."""
+    """`snakemake -n` plans each experiment config offline, and fast, with one split per
+    (regime, replicate) and one classify job per (method, regime)."""
     import time
 
     start = time.perf_counter()
@@ -103,8 +106,23 @@ def test_every_shipped_config_plans_quickly(name, tmp_path):
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    config = yaml.safe_load((REPO / "config" / name).read_text())
-    seeds = len(config.get("fewshot", {}).get("seeds", default_config()["fewshot"]["seeds"]))
-    shots = len(config.get("fewshot", {}).get("shots", default_config()["fewshot"]["shots"]))
-    assert counts["subsample"] == seeds * shots
-    assert counts["classify"] == 4 * shots  # one job per (method, k) trains every seed
+    config = merged(default_config(), yaml.safe_load((REPO / "config" / name).read_text()))
+    n_regimes = {"fewshot": len(config["fewshot"]["shots"])}
+    n_regimes["imbalance"] = len(config["imbalance"]["fractions"])
+    imbalance_only = {"oversample", "undersample", "weighted"}
+    n_jobs = {"subsample": 0, "classify": 0}
+    for scenario in config["scenarios"]:
+        methods = [
+            m for m in config["methods"] if scenario == "imbalance" or m not in imbalance_only
+        ]
+        n_jobs["subsample"] += len(config["replicates"]) * n_regimes[scenario]
+        n_jobs["classify"] += len(methods) * n_regimes[scenario]  # every seed in one job
+    assert {rule: counts[rule] for rule in n_jobs} == n_jobs
+
+
+def merged(base: dict, override: dict) -> dict:
+    """A config file on top of the default one, merged key by key as Snakemake does."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merged(base[key], value) if isinstance(value, dict) and key in base else value
+    return out

@@ -13,6 +13,7 @@ from genaug.data.fewshot import fewshot_split
 from genaug.data.tables import ids_sha256
 from genaug.generation import check_trained_on, generate, train_generator, training_rows
 from genaug.provenance import sha256_file
+from genaug.workflow import Regime
 
 SETTINGS = {
     "dagan": {
@@ -78,9 +79,10 @@ def test_train_then_generate(name, small, tmp_path):
         out["model.pt"],
         table,
         split,
+        regime=Regime("fewshot", 2),
         n_per_image=3,
+        ratio=1.0,
         seed=5,
-        k=2,
         device="cpu",
         out_table=tmp_path / "s.parquet",
         out_shards=tmp_path / "s.shards",
@@ -106,9 +108,10 @@ def test_train_then_generate(name, small, tmp_path):
         out["model.pt"],
         table,
         split,
+        regime=Regime("fewshot", 2),
         n_per_image=3,
+        ratio=1.0,
         seed=5,
-        k=2,
         device="cpu",
         out_table=tmp_path / "t.parquet",
         out_shards=tmp_path / "t.shards",

@@ -198,6 +198,19 @@ def test_download_and_prepare_full(official_zips, mirror, tmp_path):
         + sorted(df.loc[df["role"] == "target", "character"].unique())[:4]
     )
 
+    # the DAGAN protocol pools both archives: the first characters train the generator,
+    # the next ones are the classifier's; the rest are dropped
+    pooled = omniglot.prepare_full(
+        root, tmp_path / "p.parquet", n_source_characters=n_chars + 1, n_target_characters=2,
+        pool_archives=True,
+    )  # fmt: skip
+    chars = pooled.drop_duplicates("character")
+    assert chars["role"].value_counts().to_dict() == {"source": n_chars + 1, "target": 2}
+    background = set(OFFICIAL["images_background"])
+    source = chars[chars["role"] == "source"]
+    assert source["alphabet"].isin(background).sum() == n_chars  # every background character
+    assert not chars.loc[chars["role"] == "target", "alphabet"].isin(background).any()
+
 
 def test_download_from_local_folder(official_zips, tmp_path):
     folder, md5s = official_zips

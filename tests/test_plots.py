@@ -38,23 +38,23 @@ def summary() -> pd.DataFrame:
     return stats.describe(runs)
 
 
-def test_accuracy_vs_shots(tmp_path, summary):
+def test_metric_vs_level(tmp_path, summary):
     out = tmp_path / "sub" / "dir" / "acc.png"
-    plots.accuracy_vs_shots(summary, out)
+    plots.metric_vs_level(summary, out)
     arr = _check_png(out)
     assert arr.shape == (int(4.2 * 120), int(6.4 * 120))
     # deterministic bytes
     again = tmp_path / "acc2.png"
-    plots.accuracy_vs_shots(summary, again)
+    plots.metric_vs_level(summary, again)
     assert out.read_bytes() == again.read_bytes()
 
 
-def test_accuracy_vs_shots_single_k_and_raw_metric(tmp_path, summary):
+def test_metric_vs_level_single_k_and_raw_metric(tmp_path, summary):
     one = summary[summary["k"] == 5]
-    plots.accuracy_vs_shots(one, tmp_path / "one.png", title="one k")
+    plots.metric_vs_level(one, tmp_path / "one.png", title="one k")
     _check_png(tmp_path / "one.png")
     loss = summary.assign(**{c: summary[c] * 10 for c in ("mean", "ci_low", "ci_high")})
-    plots.accuracy_vs_shots(loss, tmp_path / "loss.png", metric="test_loss")
+    plots.metric_vs_level(loss, tmp_path / "loss.png", metric="test_loss")
     _check_png(tmp_path / "loss.png")
 
 

@@ -20,26 +20,41 @@ from genaug.provenance import sha256_file
 
 pytestmark = pytest.mark.slow
 
-SHOTS, SEEDS = [1, 2], [0, 1]
+SHOTS, FRACTIONS, SEEDS = [1, 2], [0.2, 0.5], [0, 1]
+REGIMES = {"fewshot": [f"k{k}" for k in SHOTS], "imbalance": [f"frac{f}" for f in FRACTIONS]}
 GENERATORS = ["dagan", "cvae", "aae", "cgan", "infogan", "latent"]
 TRANSFER = ["dagan", "infogan", "latent"]
-METHODS = ["none", "classical", "erasing", *GENERATORS]
+FEWSHOT_METHODS = ["none", "classical", "erasing", *GENERATORS]
+METHODS = {
+    "fewshot": FEWSHOT_METHODS,
+    "imbalance": [*FEWSHOT_METHODS, "oversample", "undersample", "weighted"],
+}
+FIGURES = ["accuracy_vs_shots", "balanced_accuracy_vs_fraction", "minority_f1_vs_fraction"]
+
+
+def tags(scenario: str) -> list[str]:
+    return [f"{r}-seed{s}" for r in REGIMES[scenario] for s in SEEDS]
 
 
 def expected_outputs() -> list[str]:
-    tags = [f"k{k}-seed{s}" for k in SHOTS for s in SEEDS]
-    files = ["data/prepared.parquet", "summary.md", "figures/accuracy_vs_shots.png"]
-    files += [f"stats/{f}" for f in ("runs.csv", "comparisons.csv", "comparisons.md")]
-    files += [f"splits/{t}.parquet" for t in tags]
+    all_tags = tags("fewshot") + tags("imbalance")
+    files = ["data/prepared.parquet", "summary.md"]
+    files += [f"figures/{f}.png" for f in FIGURES]
+    for scenario in METHODS:
+        files += [
+            f"stats/{scenario}/{f}"
+            for f in ("runs.csv", "comparisons.csv", "comparisons.md", "by_method.csv")
+        ]
+        files += [f"classify/{m}/{t}.json" for m in METHODS[scenario] for t in tags(scenario)]
+    files += [f"splits/{t}.parquet" for t in all_tags]
     for g in GENERATORS:
-        for scope in ["source"] if g in TRANSFER else tags:
+        for scope in ["source"] if g in TRANSFER else all_tags:
             files += [f"generators/{g}/{scope}/{f}" for f in ("model.pt", "train_log.csv")]
-        files += [f"synthetic/{g}/{t}.parquet" for t in tags]
-        files += [f"synthetic/{g}/{t}.shards/shard-000000.tar" for t in tags]
+        files += [f"synthetic/{g}/{t}.parquet" for t in all_tags]
+        files += [f"synthetic/{g}/{t}.shards/shard-000000.tar" for t in all_tags]
         files += [f"figures/synthetic_{g}.png", f"figures/training_{g}.png"]
-    files += [f"classify/{m}/{t}.json" for m in METHODS for t in tags]
     files += ["benchmarks/prepare.tsv", "benchmarks/train_generator/dagan/source.tsv"]
-    files += ["logs/prepare.log", "logs/stats.log"]
+    files += ["logs/prepare.log", "logs/stats/fewshot.log", "logs/stats/imbalance.log"]
     return files
 
 
@@ -56,10 +71,14 @@ def test_every_output_and_the_report(full_run):
     missing = [f for f in expected_outputs() if not (results / f).is_file()]
     assert not missing, missing
     html = (results / "report.html").read_text(errors="replace")
-    assert "Mean test accuracy against the number of real training images" in html
-    assert "accuracy_vs_shots.png" in html and "comparisons.csv" in html
+    assert "against the low-data regime" in html
+    for name in FIGURES:
+        assert f"{name}.png" in html
+    assert "comparisons.csv" in html
     summary = (results / "summary.md").read_text()
-    assert "| cvae | 2 |" in summary and "one-sided" in summary
+    assert "## Few-shot" in summary and "## Class imbalance" in summary
+    assert "### minority_f1" in summary and "| cvae | 2 |" in summary
+    assert "| undersample | 0.2 |" in summary
 
 
 def test_rerun_does_nothing(full_run):
@@ -67,35 +86,78 @@ def test_rerun_does_nothing(full_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_stats_cover_every_comparison(full_run):
-    table = pd.read_csv(full_run / "results/stats/comparisons.csv")
-    assert sorted(zip(table["method"], table["k"], strict=True)) == sorted(
-        (m, k) for m in METHODS[1:] for k in SHOTS
+@pytest.mark.parametrize(
+    "scenario, by, levels, metrics",
+    [
+        ("fewshot", "k", SHOTS, ["accuracy"]),
+        ("imbalance", "fraction", FRACTIONS, ["balanced_accuracy", "minority_f1"]),
+    ],
+)
+def test_stats_cover_every_comparison(full_run, scenario, by, levels, metrics):
+    stats = full_run / "results/stats" / scenario
+    table = pd.read_csv(stats / "comparisons.csv")
+    others = [m for m in METHODS[scenario] if m != "none"]
+    assert sorted(zip(table["metric"], table["method"], table[by], strict=True)) == sorted(
+        (metric, m, level) for metric in metrics for m in others for level in levels
     )
     assert (table["n"] == len(SEEDS)).all()
-    runs = pd.read_csv(full_run / "results/stats/runs.csv")
-    assert len(runs) == len(METHODS) * len(SHOTS) * len(SEEDS)
-    assert runs["accuracy"].between(0, 1).all()
+    runs = pd.read_csv(stats / "runs.csv")
+    assert len(runs) == len(METHODS[scenario]) * len(levels) * len(SEEDS)
+    assert (
+        runs[["accuracy", "balanced_accuracy", *metrics]]
+        .apply(lambda c: c.between(0, 1))
+        .all()
+        .all()
+    )
+
+
+def test_imbalance_splits_top_ups_and_baselines(full_run):
+    """One class keeps its fraction of the training images, the test set stays whole and the
+    same for every fraction; augmenters add exactly the minority images that balance it."""
+    results = full_run / "results"
+    for seed in SEEDS:
+        splits = {
+            f: io.read_parquet(results / f"splits/frac{f}-seed{seed}.parquet") for f in FRACTIONS
+        }
+        tests = [set(s.loc[s["split"] == "test", "image_id"]) for s in splits.values()]
+        assert tests[0] == tests[1]
+        for fraction, split in splits.items():
+            minority = split.attrs["minority"]
+            counts = split[split["split"] == "train"]["label"].value_counts()
+            assert counts.index.nunique() == 4
+            majority = counts.drop(minority)
+            assert counts[minority] == max(1, int(fraction * majority.iloc[0] + 0.5))
+            topup = round(majority.mean()) - counts[minority]
+            tag = f"frac{fraction}-seed{seed}"
+            for name in GENERATORS:
+                synth = io.read_parquet(results / f"synthetic/{name}/{tag}.parquet")
+                assert len(synth) == topup and (synth["label"] == minority).all(), name
+            for method in ["classical", "oversample", "dagan"]:
+                record = json.loads((results / f"classify/{method}/{tag}.json").read_text())
+                assert record["n_train_augmented"] == topup, method
+                assert record["minority_class"] == minority
+            under = json.loads((results / f"classify/undersample/{tag}.json").read_text())
+            assert under["n_train_real"] == 4 * counts[minority]
+            none = json.loads((results / f"classify/none/{tag}.json").read_text())
+            assert 0 <= none["minority_auroc"] <= 1 and none["n_train_augmented"] == 0
 
 
 def test_provenance_and_no_test_images_in_training(full_run):
     """Each checkpoint was trained on exactly what its mode allows (source images, or the
-    replicate's training shots), never a test image; outputs name the checkpoint they used."""
+    replicate's reduced training set), never a test image; outputs name their checkpoint."""
     results = full_run / "results"
     table = io.read_parquet(results / "data/prepared.parquet")
-    for k in SHOTS:
-        for seed in SEEDS:
-            tag = f"k{k}-seed{seed}"
-            split = io.read_parquet(results / f"splits/{tag}.parquet")
-            for name in GENERATORS:
-                transfer = name in TRANSFER
-                model = results / f"generators/{name}/{'source' if transfer else tag}/model.pt"
-                assert check_trained_on(model, table, None if transfer else split), name
-                synth = io.read_parquet(results / f"synthetic/{name}/{tag}.parquet")
-                assert (synth["checkpoint_sha256"] == sha256_file(model)).all()
-                record = json.loads((results / f"classify/{name}/{tag}.json").read_text())
-                assert record["provenance"]["checkpoint_sha256"] == [sha256_file(model)]
-                assert record["provenance"]["code_version"].startswith("0.1.0")
+    for tag in tags("fewshot") + tags("imbalance"):
+        split = io.read_parquet(results / f"splits/{tag}.parquet")
+        for name in GENERATORS:
+            transfer = name in TRANSFER
+            model = results / f"generators/{name}/{'source' if transfer else tag}/model.pt"
+            assert check_trained_on(model, table, None if transfer else split), name
+            synth = io.read_parquet(results / f"synthetic/{name}/{tag}.parquet")
+            assert (synth["checkpoint_sha256"] == sha256_file(model)).all()
+            record = json.loads((results / f"classify/{name}/{tag}.json").read_text())
+            assert record["provenance"]["checkpoint_sha256"] == [sha256_file(model)]
+            assert record["provenance"]["code_version"].startswith("0.1.0")
 
 
 def test_one_figure_target_then_same_numbers(full_run, tmp_path):
@@ -122,4 +184,5 @@ def test_one_figure_target_then_same_numbers(full_run, tmp_path):
         b = io.read_parquet(tmp_path / f"results/synthetic/{name}/k2-seed1.parquet")
         assert a["image"].tolist() == b["image"].tolist()
     config = yaml.safe_load(TINY.read_text())
-    assert config["fewshot"]["seeds"] == SEEDS and config["fewshot"]["shots"] == SHOTS
+    assert config["replicates"] == SEEDS and config["fewshot"]["shots"] == SHOTS
+    assert config["imbalance"]["fractions"] == FRACTIONS

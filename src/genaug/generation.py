@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -11,18 +12,20 @@ import pandas as pd
 import torch
 
 from genaug import io, plots, runtime
+from genaug.data.imbalance import minority_topup, topup_index
 from genaug.data.tables import ClassIndex, ids_sha256, images_tensor, split_rows
 from genaug.errors import GenaugError
 from genaug.models import get_generator, load_generator
+from genaug.models.base import Synthetic
 from genaug.provenance import provenance, sha256_file
-from genaug.workflow import derive_seed
+from genaug.workflow import Regime, derive_seed
 
 log = logging.getLogger(__name__)
 
 
 def training_rows(table: pd.DataFrame, split: pd.DataFrame | None) -> pd.DataFrame:
     """What a generator may see: all source images (transfer mode) or the replicate's
-    k-shot training images (fit mode). Never a test image."""
+    reduced training images (fit mode). Never a test image."""
     if split is None:
         rows = table[table["role"] == "source"].reset_index(drop=True)
         if rows.empty:
@@ -112,15 +115,21 @@ def generate(
     model_path: str | Path,
     table: pd.DataFrame,
     split: pd.DataFrame,
+    regime: Regime,
     n_per_image: int,
+    ratio: float,
     seed: int,
-    k: int,
     device: str,
     out_table: str | Path,
     out_shards: str | Path,
     shard_size: int,
 ) -> pd.DataFrame:
-    """``n_per_image`` synthetic images per real training image of one (k, seed) split."""
+    """Synthetic images for one replicate of one regime.
+
+    Few-shot: ``n_per_image`` per real training image. Imbalance: images of the minority
+    class only, made from (or, for class-conditional generators, drawn for) its real training
+    images in turn, until it has ``ratio`` x the mean size of the other classes.
+    """
     dev = runtime.setup(threads=1, seed=seed, device=device)
     model = load_generator(model_path).to(dev)
     checkpoint = sha256_file(model_path)
@@ -129,8 +138,14 @@ def generate(
         classes = ClassIndex(model.checkpoint_extra["classes"])
     else:  # transfer: the target classes are new to the model
         classes = ClassIndex(rows["label"])
+    keep = None
+    if regime.scenario == "imbalance":
+        minority = split.attrs["minority"]
+        n_needed = minority_topup(rows["label"], minority, ratio)
+        rows = rows[rows["label"] == minority].reset_index(drop=True)
+        n_per_image, keep = topup_index(len(rows), n_needed)
     images = images_tensor(rows["image"])
-    gen_seed = derive_seed(seed, "generate", model.name, k)
+    gen_seed = derive_seed(seed, "generate", model.name, regime.tag)
     synth = model.augment(
         images,
         classes.encode(rows["label"]),
@@ -138,11 +153,15 @@ def generate(
         generator=runtime.rng(gen_seed),
         device=dev,
     )
+    if keep is not None:
+        synth = Synthetic(*(t[torch.as_tensor(keep)] for t in astuple(synth)))
     source = synth.source_index.numpy()
     source_ids = np.where(source >= 0, rows["image_id"].to_numpy()[np.maximum(source, 0)], None)
     df = pd.DataFrame(
         {
-            "sample_id": [f"{model.name}-k{k}-seed{seed}-{i:06d}" for i in range(len(source))],
+            "sample_id": [
+                f"{model.name}-{regime.tag}-seed{seed}-{i:06d}" for i in range(len(source))
+            ],
             "image": [io.encode_png(a) for a in io.to_uint8(synth.images.numpy())],
             "label": classes.decode(synth.labels).astype(np.int64),
             "source_image_id": pd.array(source_ids, dtype="string"),
@@ -153,7 +172,12 @@ def generate(
         }
     )
     prov = provenance(
-        {"n_per_image": n_per_image, "k": k, "checkpoint": str(model_path)},
+        {
+            "regime": regime.tag,
+            "n_per_image": n_per_image,
+            "ratio": ratio if keep is not None else None,
+            "checkpoint": str(model_path),
+        },
         seed=seed,
         checkpoint_sha256=checkpoint,
         generator=model.name,

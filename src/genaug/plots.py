@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["accuracy_vs_shots", "image_grid", "training_curves"]
+__all__ = ["image_grid", "metric_vs_level", "training_curves"]
 
 _BASELINE_STYLE = {"color": "black", "linestyle": "--", "marker": "s", "zorder": 3}
 _PALETTE = plt.get_cmap("tab10").colors
@@ -37,24 +37,34 @@ def _label(metric: str) -> str:
     return metric.replace("_", " ")
 
 
-# --------------------------------------------------------------------------- accuracy vs shots
-def accuracy_vs_shots(
+# --------------------------------------------------------------------------- metric vs regime
+#: x axis label and title words per regime column
+AXES = {
+    "k": ("shots per class (k)", "shots per class"),
+    "fraction": ("kept fraction of the minority class's training images", "kept fraction"),
+}
+
+
+def metric_vs_level(
     summary: pd.DataFrame,
     out: str | Path,
     metric: str = "accuracy",
     *,
+    by: str = "k",
     baseline: str = "none",
     title: str | None = None,
     dpi: int = 120,
 ) -> None:
-    """Mean metric vs shots per class, one line per method, with CI error bars.
+    """Mean metric vs the regime (``by``: shots per class ``k``, or the minority class's kept
+    ``fraction``), one line per method, with CI error bars.
 
-    ``summary`` is :func:`genaug.stats.describe` output (method, k, n, mean, ci_low, ci_high).
+    ``summary`` is :func:`genaug.stats.describe` output (method, k, n, mean, ci_low, ci_high;
+    ``by`` in place of k).
     The metric is shown in percent when every value lies in [0, 1].  The baseline is drawn in
     black, dashed; the other methods are nudged sideways a little so their bars do not overlap.
     Missing CI bounds (n = 1) are drawn without a bar.
     """
-    missing = [c for c in ("method", "k", "mean", "ci_low", "ci_high") if c not in summary]
+    missing = [c for c in ("method", by, "mean", "ci_low", "ci_high") if c not in summary]
     if missing:
         raise ValueError(f"summary lacks column(s) {missing}; pass genaug.stats.describe() output")
     df = summary.copy()
@@ -67,7 +77,7 @@ def accuracy_vs_shots(
     methods = sorted(df["method"].unique())
     if baseline in methods:
         methods = [baseline] + [m for m in methods if m != baseline]
-    ks = np.sort(df["k"].unique()).astype(float)
+    ks = np.sort(df[by].unique()).astype(float)
     gap = float(np.min(np.diff(ks))) if ks.size > 1 else 1.0
     width = 0.3 * gap  # total spread of the offsets at one k
     offsets = np.linspace(-width / 2, width / 2, len(methods)) if len(methods) > 1 else np.zeros(1)
@@ -75,8 +85,8 @@ def accuracy_vs_shots(
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     colors = iter(_PALETTE * (len(methods) // len(_PALETTE) + 1))
     for method, dx in zip(methods, offsets, strict=True):
-        g = df[df["method"] == method].sort_values("k")
-        x = g["k"].to_numpy(dtype=float) + dx
+        g = df[df["method"] == method].sort_values(by)
+        x = g[by].to_numpy(dtype=float) + dx
         y = g["mean"].to_numpy(dtype=float) * scale
         low = g["ci_low"].to_numpy(dtype=float) * scale
         high = g["ci_high"].to_numpy(dtype=float) * scale
@@ -91,9 +101,10 @@ def accuracy_vs_shots(
     ax.set_xticklabels([f"{int(k)}" if float(k).is_integer() else f"{k:g}" for k in ks])
     if ks.size:
         ax.set_xlim(ks[0] - 0.5 * gap, ks[-1] + 0.5 * gap)
-    ax.set_xlabel("shots per class (k)")
+    xlabel, words = AXES.get(by, (by, by))
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{_label(metric)} (%)" if percent else _label(metric))
-    ax.set_title(title or f"{_label(metric).capitalize()} vs shots per class (mean, 95% CI)")
+    ax.set_title(title or f"{_label(metric).capitalize()} vs {words} (mean, 95% CI)")
     ax.grid(True, alpha=0.3)
     if methods:
         ax.legend(title="method", fontsize="small")

@@ -76,6 +76,11 @@ COMPARE_COLUMNS = [
     "significant",
 ]
 DESCRIBE_COLUMNS = ["method", "k", "n", "mean", "std", "ci_low", "ci_high"]
+#: how the legend names a level of each scenario's regime column
+LEVEL_TEXT = {
+    "k": "k shots per class",
+    "fraction": "each kept fraction of the minority class's training images",
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -326,30 +331,31 @@ def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- tables of runs
-def _check_runs(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    missing = [c for c in ("method", "k", "replicate", metric) if c not in runs.columns]
+def _check_runs(runs: pd.DataFrame, metric: str, by: str = "k") -> pd.DataFrame:
+    missing = [c for c in ("method", by, "replicate", metric) if c not in runs.columns]
     if missing:
         raise GenaugError(
             f"the runs table lacks column(s) {missing}; it has {list(runs.columns)} - "
             "pass metric= one of its columns or regenerate the metrics records"
         )
-    df = runs[["method", "k", "replicate", metric]].copy()
+    df = runs[["method", by, "replicate", metric]].copy()
     df["method"] = df["method"].astype(str)
     df[metric] = pd.to_numeric(df[metric], errors="coerce").astype(float)
     return df
 
 
 def describe(
-    runs: pd.DataFrame, metric: str = "accuracy", confidence: float = 0.95
+    runs: pd.DataFrame, metric: str = "accuracy", confidence: float = 0.95, by: str = "k"
 ) -> pd.DataFrame:
     """Per (method, k), baseline included: n, mean, std (ddof=1) and the t-based CI of the mean.
 
-    Sorted by method then k.  NaN metric values are not counted.
+    Sorted by method then k.  NaN metric values are not counted.  ``by`` names the column
+    that plays the part of k (e.g. ``fraction`` in the imbalance scenario).
     """
     _check_confidence(confidence)
-    df = _check_runs(runs, metric)
+    df = _check_runs(runs, metric, by)
     rows = []
-    for (method, k), g in df.groupby(["method", "k"], sort=True):
+    for (method, k), g in df.groupby(["method", by], sort=True):
         x = _clean(g[metric].to_numpy())
         mean, low, high = mean_ci(x, confidence)
         rows.append(
@@ -363,8 +369,8 @@ def describe(
                 "ci_high": high,
             }
         )
-    out = pd.DataFrame(rows, columns=DESCRIBE_COLUMNS)
-    out.attrs.update(metric=metric, confidence=confidence)
+    out = pd.DataFrame(rows, columns=DESCRIBE_COLUMNS).rename(columns={"k": by})
+    out.attrs.update(metric=metric, confidence=confidence, by=by)
     return out
 
 
@@ -374,6 +380,7 @@ def compare(
     baseline: str = "none",
     alpha: float = 0.05,
     confidence: float = 0.95,
+    by: str = "k",
 ) -> pd.DataFrame:
     """Every method against the baseline, per k, paired by replicate.
 
@@ -388,16 +395,18 @@ def compare(
     table, and ``significant`` is ``p_holm < alpha`` (False where p is NaN).  A (method, k) with no
     baseline runs to pair with stays in the table with n = 0 and NaN statistics.
 
+    ``by`` names the column that plays the part of k (e.g. ``fraction``).
+
     Raises GenaugError if a column is missing, the baseline never occurs, or a
     (method, k, replicate) occurs more than once (the pairing would be ambiguous).
     """
     _check_confidence(confidence)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    df = _check_runs(runs, metric)
-    dup = df.duplicated(["method", "k", "replicate"], keep=False)
+    df = _check_runs(runs, metric, by)
+    dup = df.duplicated(["method", by, "replicate"], keep=False)
     if dup.any():
-        first = df.loc[dup, ["method", "k", "replicate"]].iloc[0].to_dict()
+        first = df.loc[dup, ["method", by, "replicate"]].iloc[0].to_dict()
         raise GenaugError(
             f"{int(dup.sum())} runs share a (method, k, replicate), e.g. {first}; "
             "each replicate must be run once per method and k - remove the duplicate records"
@@ -411,8 +420,8 @@ def compare(
     base = df[df["method"] == baseline]
     rows = []
     others = df[df["method"] != baseline]
-    for (method, k), g in others.groupby(["method", "k"], sort=True):
-        b = base[base["k"] == k]
+    for (method, k), g in others.groupby(["method", by], sort=True):
+        b = base[base[by] == k]
         pairs = g.merge(b, on="replicate", suffixes=("", "_base")).sort_values("replicate")
         x = pairs[metric].to_numpy()
         y = pairs[f"{metric}_base"].to_numpy()
@@ -450,7 +459,8 @@ def compare(
         out["significant"] = (out["p_holm"] < alpha).astype(bool)
     out["n"] = out["n"].astype(int)
     out = out.sort_values(["method", "k"], kind="stable").reset_index(drop=True)
-    out.attrs.update(metric=metric, baseline=baseline, alpha=alpha, confidence=confidence)
+    out = out.rename(columns={"k": by})
+    out.attrs.update(metric=metric, baseline=baseline, alpha=alpha, confidence=confidence, by=by)
     return out
 
 
@@ -496,6 +506,7 @@ def to_markdown(
     [0, 1], as accuracies do.  p-values get three significant digits, or "<0.001".
     """
     attrs = table.attrs
+    by = attrs.get("by", "k")
     baseline = baseline if baseline is not None else attrs.get("baseline", "none")
     confidence = confidence if confidence is not None else attrs.get("confidence", 0.95)
     alpha = alpha if alpha is not None else attrs.get("alpha", 0.05)
@@ -515,7 +526,7 @@ def to_markdown(
     dunit = " (pp)" if percent else ""
     header = [
         "Method",
-        "k",
+        by,
         "n",
         f"{metric}{unit} [{level} CI]",
         f"{baseline}{unit}",
@@ -539,7 +550,7 @@ def to_markdown(
             conf = f"{(1.0 - p1) * 100:.1f}%"
         cells = [
             _escape(r.method),
-            str(r.k),
+            f"{getattr(r, by):g}",
             str(r.n),
             _fmt_ci(val(r.mean), r.ci_low, r.ci_high, val),
             val(r.baseline_mean),
@@ -555,8 +566,9 @@ def to_markdown(
     m = int(np.isfinite(table["p_one_sided"].to_numpy(dtype=float)).sum()) if len(table) else 0
     legend = [
         "",
-        f"Each row compares a method with the baseline `{baseline}` at k shots per class, "
-        "paired by replicate (the same replicate uses the same few-shot subset); "
+        f"Each row compares a method with the baseline `{baseline}` at "
+        + LEVEL_TEXT.get(by, f"each {by}")
+        + ", paired by replicate (the same replicate uses the same data subset); "
         "n is the number of pairs.",
         f'- p (one-sided): one-sided paired t-test, H1 "method better than {baseline}" '
         "(mean of the paired differences > 0).",
@@ -575,3 +587,30 @@ def to_markdown(
         "- n/a: undefined (fewer than two pairs, or zero variance, e.g. all runs equal).",
     ]
     return "\n".join(lines + legend) + "\n"
+
+
+# --------------------------------------------------------------------------- one scenario
+def scenario_statistics(
+    runs: pd.DataFrame,
+    metrics: Sequence[str],
+    by: str,
+    baseline: str = "none",
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+) -> tuple[pd.DataFrame, str, pd.DataFrame]:
+    """:func:`compare` and :func:`describe` for each metric of a scenario, each metric its own
+    Holm family: the comparisons and the descriptions stacked with a leading ``metric``
+    column, and the Markdown tables under one heading per metric."""
+    comparisons, described, markdown = [], [], []
+    for metric in metrics:
+        table = compare(runs, metric, baseline, alpha, confidence, by=by)
+        comparisons.append(table.assign(metric=metric))
+        described.append(describe(runs, metric, confidence, by=by).assign(metric=metric))
+        markdown.append(f"### {metric}\n\n{to_markdown(table, metric)}")
+    first = ["metric", "method", by]
+
+    def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        df = pd.concat(frames, ignore_index=True)
+        return df[first + [c for c in df.columns if c not in first]]
+
+    return stacked(comparisons), "\n".join(markdown), stacked(described)

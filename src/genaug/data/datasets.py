@@ -20,6 +20,7 @@ def prepare_dataset(name: str, settings: dict, image_size: int, out: str | Path)
             image_size,
             n_source_characters=settings.get("n_source_characters"),
             n_target_characters=settings.get("n_target_characters"),
+            pool_archives=settings.get("pool_archives", False),
         )
     else:  # the schema's enum keeps this from happening
         raise ValueError(f"unknown dataset {name!r}")

@@ -51,25 +51,7 @@ def fewshot_split(
         raise GenaugError(
             f"few-shot k={k} exceeds k_max={k_max}: k_max must be the largest of fewshot.shots"
         )
-    target = table[table["role"] == "target"]
-    if target.empty:
-        raise GenaugError(
-            "the table has no role=='target' rows to split: choose a dataset with target "
-            "characters (dataset.name, datasets.omniglot_full.n_target_characters >= 1)"
-        )
-    labels = np.sort(target["label"].unique())
-    if n_classes is not None:
-        if not 1 <= n_classes <= len(labels):
-            raise GenaugError(
-                f"n_classes={n_classes} is outside 1..{len(labels)} (the number of target "
-                "classes): set fewshot.n_classes within that range or to null"
-            )
-        if redraw_classes:
-            rng = np.random.default_rng(derive_seed(seed, "target-classes"))
-            labels = np.sort(rng.choice(labels, size=n_classes, replace=False))
-        else:
-            labels = labels[:n_classes]
-
+    labels, target = task_classes(table, seed, n_classes, redraw_classes, "fewshot")
     parts = []
     for label in labels:
         rows = target[target["label"] == label].sort_values(["drawing", "image_id"])
@@ -94,3 +76,32 @@ def fewshot_split(
             )
         )
     return pd.concat(parts, ignore_index=True)[SPLIT_COLUMNS]
+
+
+def task_classes(
+    table: pd.DataFrame, seed: int, n_classes: int | None, redraw: bool, section: str
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The task's labels (sorted) and the ``role == "target"`` rows of ``table``.
+
+    ``n_classes`` keeps that many target classes: the first ones in label order, or, with
+    ``redraw``, a draw that depends on ``seed`` (gains are known to swing with the class split,
+    so replicates can vary it too). ``section`` names the config block in error messages.
+    """
+    target = table[table["role"] == "target"]
+    if target.empty:
+        raise GenaugError(
+            "the table has no role=='target' rows to split: choose a dataset with target "
+            "classes (dataset.name, datasets.omniglot_full.n_target_characters >= 1)"
+        )
+    labels = np.sort(target["label"].unique())
+    if n_classes is None:
+        return labels, target
+    if not 1 <= n_classes <= len(labels):
+        raise GenaugError(
+            f"n_classes={n_classes} is outside 1..{len(labels)} (the number of target "
+            f"classes): set {section}.n_classes within that range or to null"
+        )
+    if redraw:
+        rng = np.random.default_rng(derive_seed(seed, "target-classes"))
+        return np.sort(rng.choice(labels, size=n_classes, replace=False)), target
+    return labels[:n_classes], target

@@ -294,46 +294,58 @@ def prepare_full(
     image_size: int = 28,
     n_source_characters: int | None = None,
     n_target_characters: int | None = None,
+    pool_archives: bool = False,
 ) -> pd.DataFrame:
-    """The full Omniglot as a canonical table: background -> source, evaluation -> target.
+    """The full Omniglot as a canonical table.
+
+    By default background -> source, evaluation -> target (the official split), and
+    ``n_source_characters`` / ``n_target_characters`` keep only the first characters of each
+    role, in sorted order. With ``pool_archives`` the characters of both archives form one
+    list (background, then evaluation, each sorted): the first ``n_source_characters`` are the
+    source, the next ``n_target_characters`` the target (the DAGAN paper trains its generator
+    on the first 1200 of the 1623 characters).
 
     ``root`` holds the extracted folders (or the zips) made by :func:`download_full`.
-    ``n_source_characters`` / ``n_target_characters`` keep only the first characters of each
-    role, in sorted order.
     """
     root = Path(root)
-    records = []
-    for name, role, limit in (
-        ("images_background", "source", n_source_characters),
-        ("images_evaluation", "target", n_target_characters),
-    ):
+    for key, limit in (("source", n_source_characters), ("target", n_target_characters)):
+        if limit is not None and limit < 1:
+            raise GenaugError(
+                f"n_{key}_characters={limit} is below 1: set "
+                f"datasets.omniglot_full.n_{key}_characters to >= 1 or null"
+            )
+    items, characters = {}, {}
+    for name in ("images_background", "images_evaluation"):
         archive = root / name if (root / name).is_dir() else root / f"{name}.zip"
         if not archive.exists():
             raise GenaugError(
                 f"missing {root / name}: download it first (genaug.data.omniglot.download_full, "
                 "datasets.omniglot_full.base_url)"
             )
-        items = list(iter_archive(archive))
-        characters = sorted({f"{a}/{c}" for a, c, _, _ in items})
-        if limit is not None:
-            if limit < 1:
-                raise GenaugError(
-                    f"n_{role}_characters={limit} is below 1: set "
-                    f"datasets.omniglot_full.n_{role}_characters to >= 1 or null"
-                )
-            characters = characters[:limit]
-        keep = set(characters)
-        records += [
-            (a, c, f, preprocess(png, image_size), role)
-            for a, c, f, png in items
-            if f"{a}/{c}" in keep
-        ]
+        items[name] = list(iter_archive(archive))
+        characters[name] = sorted({f"{a}/{c}" for a, c, _, _ in items[name]})
+    if pool_archives:
+        pooled = characters["images_background"] + characters["images_evaluation"]
+        n_source = len(pooled) if n_source_characters is None else n_source_characters
+        end = None if n_target_characters is None else n_source + n_target_characters
+        roles = {c: "source" for c in pooled[:n_source]}
+        roles.update({c: "target" for c in pooled[n_source:end]})
+    else:
+        roles = {c: "source" for c in characters["images_background"][:n_source_characters]}
+        roles.update({c: "target" for c in characters["images_evaluation"][:n_target_characters]})
+    records = [
+        (a, c, f, preprocess(png, image_size), roles[f"{a}/{c}"])
+        for archive_items in items.values()
+        for a, c, f, png in archive_items
+        if f"{a}/{c}" in roles
+    ]
     df = canonical_table(records)
     cfg = {
         "dataset": "omniglot_full",
         "image_size": image_size,
         "n_source_characters": n_source_characters,
         "n_target_characters": n_target_characters,
+        "pool_archives": pool_archives,
     }
     meta = provenance(
         cfg,

@@ -1,0 +1,24 @@
+"""Rule figure_metric: one metric against the scenario's regime (shots per class or kept
+fraction), per method, with 95% CIs."""
+
+from genaug.workflow import run_script
+
+
+def main(smk):
+    import pandas as pd
+
+    from genaug import plots
+    from genaug.errors import GenaugError
+
+    summary = pd.read_csv(smk.input.describe)
+    metric = smk.wildcards.metric
+    summary = summary[summary["metric"] == metric]
+    if summary.empty:
+        raise GenaugError(
+            f"no statistics on {metric} in {smk.input.describe}: add it to "
+            f"stats.metrics.{smk.params.scenario} in the config"
+        )
+    plots.metric_vs_level(summary, smk.output.figure, metric=metric, by=smk.params.by)
+
+
+run_script(main, snakemake)  # noqa: F821
