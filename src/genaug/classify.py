@@ -65,7 +65,11 @@ def train_classifier(
     tell the network so through its ``is_synthetic`` flag)."""
     torch.manual_seed(seed)
     model = make_classifier(
-        settings.get("arch", "conv4"), n_classes, train[0].shape[-1], settings["width"]
+        settings.get("arch", "conv4"),
+        n_classes,
+        train[0].shape[-1],
+        settings["width"],
+        in_channels=train[0].shape[1],
     ).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
     real_rng = runtime.rng(derive_seed(seed, "real-batches"))
