@@ -7,6 +7,7 @@ the GPU when PyTorch sees one, else the CPU with ``--threads`` threads. Writes a
 
     python benchmarks/throughput.py --out benchmarks/results-cpu.csv
     python benchmarks/throughput.py --only dagan cvae --steps 10
+    python benchmarks/throughput.py --image-size 64 --channels 3   # face-sized colour images
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ FIELDS = [
     "threads",
     "batch_size",
     "image_size",
+    "channels",
     "steps",
     "images_per_s",
     "seconds_per_step",
@@ -51,7 +53,7 @@ def cpu_name() -> str:
     return platform.machine()
 
 
-def measure(name: str, config: dict, steps: int, threads: int) -> dict:
+def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1) -> dict:
     """Train ``name`` for a few warm-up steps, then time ``steps`` more (this process)."""
     import torch
 
@@ -62,13 +64,13 @@ def measure(name: str, config: dict, steps: int, threads: int) -> dict:
     device = runtime.setup(threads=threads, seed=0, device=config["device"])
     size = config["dataset"]["image_size"]
     n_classes = 20
-    x = torch.rand(512, 1, size, size)
+    x = torch.rand(512, channels, size, size)
     y = torch.arange(512) % n_classes
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     if name in GENERATORS:
         settings = config["generators"][name]
         batch = settings["batch_size"]
-        model = get_generator(name)(size, n_classes, **settings["hparams"])
+        model = get_generator(name)(size, n_classes, image_channels=channels, **settings["hparams"])
 
         def train(n: int) -> None:
             model.fit(
@@ -85,7 +87,7 @@ def measure(name: str, config: dict, steps: int, threads: int) -> dict:
     else:
         settings = config["classifier"]
         batch = settings["batch_size"]
-        model = make_classifier(name, n_classes, size, settings["width"]).to(device)
+        model = make_classifier(name, n_classes, size, settings["width"], channels).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
         xb, yb = x[:batch].to(device), y[:batch].to(device)
 
@@ -120,6 +122,7 @@ def measure(name: str, config: dict, steps: int, threads: int) -> dict:
         "threads": threads,
         "batch_size": batch,
         "image_size": size,
+        "channels": channels,
         "steps": steps,
         "images_per_s": round(steps * batch / seconds, 1),
         "seconds_per_step": round(seconds / steps, 4),
@@ -135,12 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per model")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads")
     parser.add_argument("--only", nargs="+", help="models to measure (default: all)")
+    parser.add_argument("--image-size", type=int, help="override dataset.image_size")
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="image channels")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: one model
     args = parser.parse_args(argv)
     config = yaml.safe_load(Path(args.config).read_text())
+    if args.image_size:
+        config["dataset"]["image_size"] = args.image_size
 
     if args.one:
-        print(json.dumps(measure(args.one, config, args.steps, args.threads)))
+        print(json.dumps(measure(args.one, config, args.steps, args.threads, args.channels)))
         return 0
 
     names = args.only or [*config["generators"], *CLASSIFIERS]
@@ -157,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             str(args.steps),
             "--threads",
             str(args.threads),
+            "--channels",
+            str(args.channels),
+            *(["--image-size", str(args.image_size)] if args.image_size else []),
         ]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))

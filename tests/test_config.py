@@ -126,3 +126,57 @@ def merged(base: dict, override: dict) -> dict:
     for key, value in override.items():
         out[key] = merged(base[key], value) if isinstance(value, dict) and key in base else value
     return out
+
+
+# the `datasets:` block of each dataset a config can name, as an experiment config sets it
+DATASET_BLOCKS = {
+    "utkface": {
+        "url": "https://example.org/UTKFace.tar.gz",
+        "md5": "ae1a16905fbd795db921ff1d940df9cc",
+        "download_dir": "downloads/utkface",
+        "channels": 3,
+    },
+    "celeba": {"root": "data/celeba", "attribute": "Smiling", "channels": 1, "limit": 5000},
+    "imagefolder": {"root": "/data/my_images", "channels": 3},
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATASET_BLOCKS))
+def test_schema_accepts_each_dataset(name):
+    config = copy.deepcopy(default_config())
+    config["dataset"] = {"name": name, "image_size": 64}
+    config["datasets"][name] = DATASET_BLOCKS[name]
+    check_config(config, SCHEMA)
+    assert set(DATASET_BLOCKS[name]) <= set(default_config()["datasets"][name])
+
+
+@pytest.mark.parametrize(
+    "edit, where, says",
+    [
+        (lambda d: d["utkface"].update(md5="abc"), "datasets.utkface.md5", "md5 of UTKFace"),
+        (lambda d: d["utkface"].pop("download_dir"), "datasets.utkface", "'download_dir'"),
+        (lambda d: d["celeba"].update(attribute="Male Young"), "datasets.celeba.attribute",
+         "list_attr_celeba.txt"),
+        (lambda d: d["celeba"].update(limit=0), "datasets.celeba.limit", "first"),
+        (lambda d: d["imagefolder"].update(channels=4), "datasets.imagefolder.channels",
+         "1 = grayscale"),
+        (lambda d: d["imagefolder"].update(path="x"), "datasets.imagefolder", "'path'"),
+        (lambda d: d.update(mnist={}), "datasets", "'mnist'"),
+    ],
+)  # fmt: skip
+def test_schema_rejects_a_bad_dataset_block(edit, where, says):
+    config = copy.deepcopy(default_config())
+    edit(config["datasets"])
+    with pytest.raises(GenaugError) as err:
+        check_config(config, SCHEMA)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"config error at {where}:"), message
+    assert says in message, message
+
+
+def test_schema_knows_the_new_dataset_names():
+    config = copy.deepcopy(default_config())
+    config["dataset"]["name"] = "mnist"
+    with pytest.raises(GenaugError, match=r"dataset.name: 'mnist' is not one of .*imagefolder"):
+        check_config(config, SCHEMA)

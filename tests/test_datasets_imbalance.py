@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image, ImageFile
 
 from conftest import free_port, serve_folder
 from genaug.data import celeba, imagefolder, utkface
+from genaug.data.datasets import prepare_dataset
 from genaug.errors import GenaugError
 from genaug.io import decode_images, read_parquet, read_parquet_meta
 
@@ -479,3 +481,125 @@ def test_imagefolder_errors(own_images, tmp_path):
     with pytest.raises(GenaugError, match="set datasets.imagefolder.image_size"):
         imagefolder.prepare_imagefolder(own_images, out, 0, 3)
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- the config's way in
+def one_line_error(call, *keys: str) -> str:
+    with pytest.raises(GenaugError) as err:
+        call()
+    msg = str(err.value)
+    assert "\n" not in msg and all(k in msg for k in keys), msg
+    return msg
+
+
+def test_prepare_dataset_utkface(utk_archive, mirror, tmp_path):
+    url, _ = mirror
+    _, archive_md5 = utk_archive
+    settings = {
+        "url": f"{url}/UTKFace.tar.gz",
+        "md5": archive_md5,
+        "download_dir": str(tmp_path / "dl"),
+        "channels": 3,
+    }
+    out = tmp_path / "prepared.parquet"
+    prepare_dataset("utkface", settings, 16, out)
+    df = read_parquet(out)
+    check_table(df, ["age", "race"], 16, 3)
+    assert len(df) == len(UTK_GOOD) and read_parquet_meta(out)["config"]["dataset"] == "utkface"
+
+    out.unlink()
+    bad = {**settings, "download_dir": str(tmp_path / "dl2"), "md5": "0" * 32}
+    one_line_error(lambda: prepare_dataset("utkface", bad, 16, out), "datasets.utkface.md5")
+    no_url = {**settings, "url": None, "download_dir": str(tmp_path / "dl3")}
+    one_line_error(lambda: prepare_dataset("utkface", no_url, 16, out), "datasets.utkface.url")
+    assert not out.exists()
+
+
+def test_prepare_dataset_celeba(tiny_celeba, tmp_path):
+    root, sums = tiny_celeba
+    settings = {"root": str(root), "attribute": "Male", "channels": 3, "limit": None, "md5": sums}
+    out = tmp_path / "prepared.parquet"
+    prepare_dataset("celeba", settings, 12, out)
+    df = read_parquet(out)
+    check_table(df, ["partition", "identity"], 12, 3)
+    assert df["label"].tolist() == [m for i, m in enumerate(MALE) if i != CELEBA_TRUNCATED]
+    missing = {**settings, "root": str(tmp_path / "nowhere")}
+    one_line_error(
+        lambda: prepare_dataset("celeba", missing, 12, tmp_path / "x.parquet"),
+        "datasets.celeba.root",
+    )
+
+
+def test_prepare_dataset_imagefolder(own_images, tmp_path):
+    out = tmp_path / "prepared.parquet"
+    prepare_dataset("imagefolder", {"root": str(own_images), "channels": 1}, 8, out)
+    check_table(read_parquet(out), ["path"], 8, 1)
+    for root, problem in ((None, "is not set"), (str(tmp_path / "gone"), "does not exist")):
+        one_line_error(
+            lambda root=root: prepare_dataset(
+                "imagefolder", {"root": root, "channels": 3}, 8, tmp_path / "x.parquet"
+            ),
+            problem,
+            "datasets.imagefolder.root",
+        )
+    assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "name, key", [("utkface", "datasets.utkface.url"), ("celeba", "datasets.celeba.root"),
+                  ("imagefolder", "datasets.imagefolder.root")],
+)  # fmt: skip
+def test_shipped_defaults_say_what_to_set(name, key, tmp_path, monkeypatch):
+    """With the default config's block (nothing downloaded or placed yet), preparing each
+    dataset stops with one line naming the key to set."""
+    from conftest import REPO
+
+    monkeypatch.chdir(tmp_path)  # relative download folders land here
+    settings = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["datasets"][name]
+    one_line_error(lambda: prepare_dataset(name, settings, 64, tmp_path / "o.parquet"), key)
+
+
+def test_workflow_prepares_an_image_folder(own_images, tmp_path):
+    """The real prepare rule, through the Snakemake CLI, on a --configfile naming your own
+    folder; a missing folder ends the job with the one line naming the key."""
+    from conftest import snakemake
+
+    work = tmp_path / "work"
+    work.mkdir()
+    config = work / "mine.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "outdir": "out",
+                "dataset": {"name": "imagefolder", "image_size": 12},
+                "datasets": {"imagefolder": {"root": str(own_images), "channels": 3}},
+            }
+        )
+    )
+    target = "out/data/prepared.parquet"
+    snakemake(work, "--cores", "1", f"--configfile={config}", target)
+    df = read_parquet(work / target)
+    check_table(df, ["path"], 12, 3)
+    assert df["class_name"].tolist() == ["bird"] * 2 + ["cat"] * 2 + ["dog"] * 2
+    assert read_parquet_meta(work / target)["counts"]["skipped_image"] == 2
+    assert "kept=6" in (work / "out" / "logs" / "prepare.log").read_text()
+
+    gone = work / "gone.yaml"
+    gone.write_text(yaml.safe_dump({"datasets": {"imagefolder": {"root": str(tmp_path / "gone")}}}))
+    proc = snakemake(
+        work,
+        "--cores",
+        "1",
+        "--configfile",
+        str(config),
+        str(gone),
+        "--config",
+        "outdir=out2",
+        "--",
+        "out2/data/prepared.parquet",
+        check=False,
+    )
+    assert proc.returncode != 0
+    log = (work / "out2" / "logs" / "prepare.log").read_text().strip().splitlines()
+    assert len(log) == 1 and "does not exist: set datasets.imagefolder.root" in log[0], log
+    assert not (work / "out2" / "data" / "prepared.parquet").exists()

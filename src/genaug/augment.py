@@ -46,8 +46,9 @@ TRANSFORMS = {"classical": classical_transform, "erasing": erasing_transform}
 
 
 def transform_pool(images: torch.Tensor, n_per_image: int, transform, seed: int) -> torch.Tensor:
-    """``n_per_image`` transformed copies of every image (N x 1 x H x W in [0, 1]), each with
-    its own random parameters, in the order image 0's copies, image 1's copies, ..."""
+    """``n_per_image`` transformed copies of every image (N x C x H x W in [0, 1], C = 1 or 3:
+    the transforms treat every channel alike), each with its own random parameters, in the
+    order image 0's copies, image 1's copies, ..."""
     state = torch.get_rng_state()
     torch.manual_seed(seed)  # v2 transforms draw from the global RNG
     try:

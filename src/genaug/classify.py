@@ -96,7 +96,11 @@ def train_classifier(
     The network's ``is_synthetic`` flag says which images came from the pool."""
     torch.manual_seed(seed)
     model = make_classifier(
-        settings.get("arch", "conv4"), n_classes, train[0].shape[-1], settings["width"]
+        settings.get("arch", "conv4"),
+        n_classes,
+        train[0].shape[-1],
+        settings["width"],
+        in_channels=train[0].shape[1],
     ).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
     real_rng = runtime.rng(derive_seed(seed, "real-batches"))

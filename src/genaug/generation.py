@@ -60,7 +60,9 @@ def train_generator(
             f"prepared images are {images.shape[-1]} px but dataset.image_size is {image_size}: "
             "delete the outdir's data/prepared.parquet so it is rebuilt"
         )
-    model = get_generator(name)(image_size, len(classes), **settings["hparams"]).to(dev)
+    model = get_generator(name)(
+        image_size, len(classes), image_channels=images.shape[1], **settings["hparams"]
+    ).to(dev)
     log.info(
         "training %s (%s mode) on %d images of %d classes for %d steps on %s",
         name,

@@ -51,11 +51,26 @@ def decode_images(column: Iterable[bytes], mode: str = "L") -> np.ndarray:
     return np.stack([decode_png(b, mode) for b in column])
 
 
+def png_mode(data: bytes) -> str:
+    """``"RGB"`` for a colour PNG (RGB, RGBA, a colour palette), ``"L"`` for a grayscale one:
+    the mode to decode a table's images in."""
+    with Image.open(io.BytesIO(data)) as im:
+        if im.mode == "P":
+            return "RGB" if im.palette is not None and im.palette.mode.startswith("RGB") else "L"
+        return "RGB" if im.mode in ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr") else "L"
+
+
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Float images in [0, 1] (N x 1 x H x W or N x H x W) -> uint8 N x H x W."""
+    """Float images in [0, 1] -> uint8: N x 1 x H x W (or N x H x W) -> N x H x W, and
+    N x 3 x H x W -> N x H x W x 3 (what :func:`encode_png` takes)."""
     arr = np.asarray(images, dtype=np.float32)
     if arr.ndim == 4:
-        arr = arr[:, 0]
+        if arr.shape[1] == 1:
+            arr = arr[:, 0]
+        elif arr.shape[1] == 3:
+            arr = arr.transpose(0, 2, 3, 1)
+        else:
+            raise ValueError(f"expected N x 1 x H x W or N x 3 x H x W images, got {arr.shape}")
     return np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
 
 

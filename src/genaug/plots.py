@@ -114,13 +114,18 @@ def metric_vs_level(
 
 # --------------------------------------------------------------------------- image grids
 def _as_stack(images) -> np.ndarray:
+    """A row as N x H x W (grayscale) or N x H x W x 3 (colour)."""
     arr = np.asarray(images)
-    if arr.ndim == 2:  # a single image
-        arr = arr[None]
+    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] == 3 and arr.shape[0] != 3):
+        arr = arr[None]  # a single image
     if arr.ndim == 4 and arr.shape[1] == 1:  # N x 1 x H x W
         arr = arr[:, 0]
-    if arr.ndim != 3 and arr.size:
-        raise ValueError(f"each row must be an N x H x W array, got shape {arr.shape}")
+    elif arr.ndim == 4 and arr.shape[1] == 3 and arr.shape[-1] != 3:  # N x 3 x H x W
+        arr = arr.transpose(0, 2, 3, 1)
+    if arr.size and not (arr.ndim == 3 or (arr.ndim == 4 and arr.shape[-1] == 3)):
+        raise ValueError(
+            f"each row must be an N x H x W or N x H x W x 3 array, got shape {arr.shape}"
+        )
     return arr
 
 
@@ -132,11 +137,13 @@ def image_grid(
     *,
     dpi: int = 120,
 ) -> None:
-    """A grid of grayscale images, one row per array; rows may differ in length.
+    """A grid of images, one row per array; rows may differ in length.
 
-    Each row is an N x H x W array (uint8, ink bright, as the datasets store them; float arrays
-    are taken to lie in [0, 1]).  Images are drawn inverted, dark ink on white (cmap "gray_r"),
-    with a thin grey frame and no ticks.  ``row_labels`` name the rows on the left.
+    Each row is an N x H x W grayscale array (uint8, ink bright, as the datasets store them;
+    float arrays are taken to lie in [0, 1]), or a colour one, N x H x W x 3 or N x 3 x H x W.
+    Grayscale images are drawn inverted, dark ink on white (cmap "gray_r"), colour images as
+    they are; each with a thin grey frame and no ticks.  ``row_labels`` name the rows on the
+    left.
     """
     stacks = [_as_stack(r) for r in rows]
     if not stacks:
@@ -161,8 +168,12 @@ def image_grid(
             ax = axes[i, j]
             ax.set_xticks([])
             ax.set_yticks([])
-            if j < len(stack):
+            if j < len(stack) and stack.ndim == 4:  # colour: imshow wants [0, 1] or uint8
+                rgb = stack[j] if stack.dtype == np.uint8 else np.clip(stack[j] / vmax, 0, 1)
+                ax.imshow(rgb, interpolation="nearest")
+            elif j < len(stack):
                 ax.imshow(stack[j], cmap="gray_r", vmin=0, vmax=vmax, interpolation="nearest")
+            if j < len(stack):
                 for spine in ax.spines.values():
                     spine.set_color("0.75")
                     spine.set_linewidth(0.5)

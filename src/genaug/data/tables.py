@@ -12,15 +12,21 @@ import numpy as np
 import pandas as pd
 
 from genaug.errors import GenaugError
-from genaug.io import decode_images
+from genaug.io import decode_images, png_mode
 
 
 def images_tensor(pngs: Iterable[bytes]):
-    """PNG bytes -> float tensor N x 1 x H x W in [0, 1]."""
+    """PNG bytes -> float tensor N x C x H x W in [0, 1]: C = 1 for grayscale PNGs, 3 for
+    colour ones (decided by the first image; the others are converted to its mode)."""
     import torch
 
-    arr = decode_images(list(pngs))
-    return torch.from_numpy(arr).unsqueeze(1).float().div_(255.0)
+    pngs = list(pngs)
+    if not pngs:
+        raise ValueError("images_tensor needs at least one image")
+    arr = decode_images(pngs, mode=png_mode(pngs[0]))
+    x = torch.from_numpy(arr)
+    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    return x.float().div_(255.0).contiguous()
 
 
 def split_rows(table: pd.DataFrame, split: pd.DataFrame, which: str) -> pd.DataFrame:
@@ -75,8 +81,6 @@ def synthetic_by_real(
 ) -> tuple[list[np.ndarray], list[str]]:
     """Figure rows: a real training image, then synthetic images made from it (or, for
     generators that sample per class, synthetic images of its class)."""
-    from genaug.io import decode_images
-
     train = split_rows(table, split, "train").drop_duplicates("label").set_index("label")
     rows, labels = [], []
     for label in sorted(synthetic["label"].unique())[:n_real]:
@@ -88,6 +92,7 @@ def synthetic_by_real(
             real = table.loc[table["image_id"] == real_id, "image"].iloc[0]
         else:
             real = train.loc[label, "image"]
-        rows.append(decode_images([real, *same["image"].iloc[:n_per_real]]))
+        pngs = [real, *same["image"].iloc[:n_per_real]]
+        rows.append(decode_images(pngs, mode=png_mode(real)))
         labels.append(f"class {label}")
     return rows, labels

@@ -32,11 +32,13 @@ class Encoder(nn.Module):
     """``x -> z`` (deterministic): two stride-2 convs (H -> H/2 -> H/4), then an MLP head.
     The label is not an input: it reaches the decoder directly."""
 
-    def __init__(self, image_size: int, latent_dim: int, channels: int) -> None:
+    def __init__(
+        self, image_size: int, latent_dim: int, channels: int, image_channels: int = 1
+    ) -> None:
         super().__init__()
         c, bottom = channels, image_size // 4
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, 4, 2, padding=1),
+            nn.Conv2d(image_channels, c, 4, 2, padding=1),
             nn.ReLU(),
             nn.Conv2d(c, 2 * c, 4, 2, padding=1),
             nn.ReLU(),
@@ -102,12 +104,14 @@ class AAE(ConditionalGenerator):
     mode = "fit"
     defaults = DEFAULTS
 
-    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        super().__init__(image_size, n_classes, **hparams)
+    def __init__(
+        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
+    ) -> None:
+        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
         hp = self.hparams
         latent, c = hp["latent_dim"], hp["hidden_channels"]
-        self.encoder = Encoder(image_size, latent, c)
-        self.decoder = Decoder(image_size, n_classes, latent, c)
+        self.encoder = Encoder(image_size, latent, c, image_channels)
+        self.decoder = Decoder(image_size, n_classes, latent, c, image_channels)
         self.discriminator = LatentDiscriminator(latent, 8 * c)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

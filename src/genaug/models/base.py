@@ -4,8 +4,9 @@ A generator is an ``nn.Module`` subclass of :class:`Generator`. Adding one is on
 ``genaug/models/`` registered in ``genaug.models.GENERATORS`` and one entry under
 ``generators:`` in the config; the workflow's rules are shared by all generators.
 
-Images are float tensors ``N x 1 x H x W`` in ``[0, 1]`` (ink bright, background 0); labels are
-``int64`` class indices ``0..n_classes-1`` (the caller maps dataset labels to these).
+Images are float tensors ``N x C x H x W`` in ``[0, 1]``, ``C = image_channels``: 1 for
+grayscale (Omniglot: ink bright, background 0), 3 for colour (RGB); labels are ``int64`` class
+indices ``0..n_classes-1`` (the caller maps dataset labels to these).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ LogFn = Callable[[dict[str, float]], None]
 class Synthetic:
     """What :meth:`Generator.augment` returns."""
 
-    images: torch.Tensor  # M x 1 x H x W in [0, 1], on the CPU
+    images: torch.Tensor  # M x C x H x W in [0, 1], on the CPU
     labels: torch.Tensor  # M, int64
     source_index: torch.Tensor  # M, int64: row of the real input it came from, -1 if none
 
@@ -47,7 +48,9 @@ class Generator(nn.Module):
     #: the hyperparameters and their defaults; config values are cast to the defaults' types
     defaults: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
+    def __init__(
+        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
+    ) -> None:
         super().__init__()
         unknown = sorted(set(hparams) - set(self.defaults))
         if unknown:
@@ -56,7 +59,13 @@ class Generator(nn.Module):
             )
         if image_size % 4:
             raise GenaugError(f"image_size {image_size} is not divisible by 4: resize the data")
+        if image_channels not in (1, 3):
+            raise GenaugError(
+                f"image_channels={image_channels!r} is not 1 (grayscale) or 3 (RGB): "
+                "set datasets.<name>.channels"
+            )
         self.image_size = int(image_size)
+        self.image_channels = int(image_channels)
         self.n_classes = int(n_classes)
         self.hparams = {k: type(v)(hparams.get(k, v)) for k, v in self.defaults.items()}
 
@@ -91,12 +100,23 @@ class Generator(nn.Module):
         """``n_per_image`` synthetic images for every real ``(image, label)``."""
         raise NotImplementedError
 
+    def check_images(self, images: torch.Tensor) -> None:
+        """Stop with one line when ``images`` are not ``N x image_channels x H x W``, e.g. a
+        grayscale checkpoint given colour images (conditional generators would otherwise
+        sample grayscale images without complaint)."""
+        if images.ndim != 4 or images.shape[1] != self.image_channels:
+            raise GenaugError(
+                f"the {self.name} model takes N x {self.image_channels} x H x W images, got "
+                f"{tuple(images.shape)}: retrain it on this data (delete its model.pt)"
+            )
+
     # ---------------------------------------------------------------- checkpoints
     def save(self, path: str | Path, **extra: Any) -> None:
         """Save hparams and weights; loadable with ``torch.load(weights_only=True)``."""
         state = {
             "generator": self.name,
             "image_size": self.image_size,
+            "image_channels": self.image_channels,
             "n_classes": self.n_classes,
             "hparams": self.hparams,
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
@@ -109,7 +129,10 @@ class Generator(nn.Module):
         state = torch.load(path, map_location=map_location, weights_only=True)
         if state["generator"] != cls.name:
             raise ValueError(f"{path} holds a {state['generator']!r}, not a {cls.name!r} model")
-        model = cls(state["image_size"], state["n_classes"], **state["hparams"])
+        channels = state.get("image_channels", 1)  # checkpoints from before RGB: grayscale
+        model = cls(
+            state["image_size"], state["n_classes"], image_channels=channels, **state["hparams"]
+        )
         model.load_state_dict(state["state_dict"])
         model.checkpoint_extra = state.get("extra", {})
         return model
@@ -173,8 +196,10 @@ class ConditionalGenerator(Generator):
     mode = "fit"
     noise_hparam: ClassVar[str] = "latent_dim"
 
-    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        super().__init__(image_size, n_classes, **hparams)
+    def __init__(
+        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
+    ) -> None:
+        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
         if self.n_classes <= 0:
             raise GenaugError(f"the {self.name} is label-conditioned: pass n_classes > 0")
 
@@ -212,7 +237,7 @@ class ConditionalGenerator(Generator):
                 )
             out.append(x.float().clamp_(0, 1).cpu())
         if not out:
-            return torch.empty(0, 1, self.image_size, self.image_size)
+            return torch.empty(0, self.image_channels, self.image_size, self.image_size)
         return torch.cat(out)
 
     @torch.no_grad()
@@ -230,6 +255,7 @@ class ConditionalGenerator(Generator):
         The images themselves are not used: samples come from the prior through the
         decoder, so they are not tied to one real image and ``source_index`` is ``-1``.
         """
+        self.check_images(images)
         device = torch.device(device)
         was_training = self.training
         self.to(device).eval()

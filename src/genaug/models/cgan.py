@@ -31,7 +31,14 @@ class CondGenerator(nn.Module):
     (H/4 -> H/2 -> H), with BatchNorm + ReLU between, and a sigmoid (in fp32 even under
     autocast)."""
 
-    def __init__(self, image_size: int, n_classes: int, z_dim: int, channels: int) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        n_classes: int,
+        z_dim: int,
+        channels: int,
+        image_channels: int = 1,
+    ) -> None:
         super().__init__()
         c = channels
         self.shape = (2 * c, image_size // 4, image_size // 4)
@@ -43,7 +50,7 @@ class CondGenerator(nn.Module):
             nn.ConvTranspose2d(2 * c, c, 4, 2, padding=1, bias=False),  # H/2
             nn.BatchNorm2d(c),
             nn.ReLU(),
-            nn.ConvTranspose2d(c, 1, 4, 2, padding=1),  # H
+            nn.ConvTranspose2d(c, image_channels, 4, 2, padding=1),  # H
         )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -53,18 +60,20 @@ class CondGenerator(nn.Module):
 
 
 class CondDiscriminator(nn.Module):
-    """``(image, labels) -> logit`` that the pair is real. The label enters as a second input
+    """``(image, labels) -> logit`` that the pair is real. The label enters as an extra input
     channel (an embedding of size ``H * W`` reshaped to the image); then stride-2 convs
     (H -> H/2 -> H/4) with LeakyReLU(0.2), BatchNorm on the second as in DCGAN, and a linear
     score. No sigmoid: the losses take logits."""
 
-    def __init__(self, image_size: int, n_classes: int, channels: int) -> None:
+    def __init__(
+        self, image_size: int, n_classes: int, channels: int, image_channels: int = 1
+    ) -> None:
         super().__init__()
         c, bottom = channels, image_size // 4
         self.size = image_size
         self.embed = nn.Embedding(n_classes, image_size * image_size)
         self.features = nn.Sequential(
-            nn.Conv2d(2, c, 4, 2, padding=1),  # H/2
+            nn.Conv2d(image_channels + 1, c, 4, 2, padding=1),  # H/2
             nn.LeakyReLU(0.2),
             nn.Conv2d(c, 2 * c, 4, 2, padding=1, bias=False),  # H/4
             nn.BatchNorm2d(2 * c),
@@ -105,11 +114,14 @@ class CGAN(ConditionalGenerator):
     defaults = DEFAULTS
     noise_hparam = "z_dim"
 
-    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        super().__init__(image_size, n_classes, **hparams)
+    def __init__(
+        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
+    ) -> None:
+        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
         hp = self.hparams
-        self.net = CondGenerator(image_size, n_classes, hp["z_dim"], hp["base_channels"])
-        self.discriminator = CondDiscriminator(image_size, n_classes, hp["base_channels"])
+        c = hp["base_channels"]
+        self.net = CondGenerator(image_size, n_classes, hp["z_dim"], c, image_channels)
+        self.discriminator = CondDiscriminator(image_size, n_classes, c, image_channels)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.net(z, self.check_labels(labels).to(z.device))

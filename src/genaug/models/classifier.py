@@ -161,14 +161,17 @@ class DenseNetFlag(nn.Module):
 CLASSIFIERS: dict[str, type[nn.Module]] = {"conv4": ConvNet, "densenet": DenseNetFlag}
 
 
-def make_classifier(arch: str, n_classes: int, image_size: int, width: int) -> nn.Module:
+def make_classifier(
+    arch: str, n_classes: int, image_size: int, width: int, in_channels: int = 1
+) -> nn.Module:
     """The classifier named ``arch`` (config ``classifier.arch``), sized by ``width``
     (config ``classifier.width``): for ``conv4`` the channels of every block, for
-    ``densenet`` the growth rate (channels each dense layer adds; the stem has ``2 * width``)."""
+    ``densenet`` the growth rate (channels each dense layer adds; the stem has ``2 * width``).
+    ``in_channels`` is the images' channel count: 1 (grayscale) or 3 (RGB)."""
     if arch == "conv4":
-        return ConvNet(n_classes, image_size=image_size, width=width)
+        return ConvNet(n_classes, image_size=image_size, width=width, in_channels=in_channels)
     if arch == "densenet":
-        return DenseNetFlag(n_classes, image_size=image_size, growth=width)
+        return DenseNetFlag(n_classes, image_size=image_size, growth=width, in_channels=in_channels)
     choices = ", ".join(sorted(CLASSIFIERS))
     raise GenaugError(
         f"unknown classifier {arch!r}: choose one of {choices} in config `classifier.arch`"

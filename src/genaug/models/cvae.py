@@ -25,11 +25,18 @@ class Encoder(nn.Module):
     """``(x, one_hot) -> (mu, logvar)``: two stride-2 convs (H -> H/2 -> H/4), the flattened
     features concatenated with the one-hot label, then linear heads."""
 
-    def __init__(self, image_size: int, n_classes: int, latent_dim: int, channels: int) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        n_classes: int,
+        latent_dim: int,
+        channels: int,
+        image_channels: int = 1,
+    ) -> None:
         super().__init__()
         c, bottom = channels, image_size // 4
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, 4, 2, padding=1),
+            nn.Conv2d(image_channels, c, 4, 2, padding=1),
             nn.ReLU(),
             nn.Conv2d(c, 2 * c, 4, 2, padding=1),
             nn.ReLU(),
@@ -51,7 +58,14 @@ class Decoder(nn.Module):
     """``(z, one_hot) -> image`` in ``[0, 1]``: linear to an H/4 feature map, then two
     transposed convs (H/4 -> H/2 -> H) and a sigmoid (in fp32 even under autocast)."""
 
-    def __init__(self, image_size: int, n_classes: int, latent_dim: int, channels: int) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        n_classes: int,
+        latent_dim: int,
+        channels: int,
+        image_channels: int = 1,
+    ) -> None:
         super().__init__()
         c = channels
         self.shape = (2 * c, image_size // 4, image_size // 4)
@@ -64,7 +78,7 @@ class Decoder(nn.Module):
         self.upsample = nn.Sequential(
             nn.ConvTranspose2d(2 * c, c, 4, 2, padding=1),
             nn.ReLU(),
-            nn.ConvTranspose2d(c, 1, 4, 2, padding=1),
+            nn.ConvTranspose2d(c, image_channels, 4, 2, padding=1),
         )
 
     def forward(self, z: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
@@ -99,10 +113,12 @@ class CVAE(ConditionalGenerator):
     mode = "fit"
     defaults = DEFAULTS
 
-    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        super().__init__(image_size, n_classes, **hparams)
+    def __init__(
+        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
+    ) -> None:
+        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
         hp = self.hparams
-        args = (image_size, n_classes, hp["latent_dim"], hp["hidden_channels"])
+        args = (image_size, n_classes, hp["latent_dim"], hp["hidden_channels"], image_channels)
         self.encoder = Encoder(*args)
         self.decoder = Decoder(*args)
 

@@ -60,16 +60,18 @@ class UpBlock(nn.Sequential):
 class UNetGenerator(nn.Module):
     """U-Net over three scales (H, H/2, H/4) with skip connections; ``z`` joins at H/4.
 
-    ``forward(x, z)``: ``x`` is ``B x 1 x H x W`` in ``[0, 1]``, ``z`` is ``B x z_dim``;
-    returns ``B x 1 x H x W`` in ``[0, 1]``.
+    ``forward(x, z)``: ``x`` is ``B x C x H x W`` in ``[0, 1]`` (``C = image_channels``),
+    ``z`` is ``B x z_dim``; returns ``B x C x H x W`` in ``[0, 1]``.
     """
 
-    def __init__(self, image_size: int, base_channels: int = 32, z_dim: int = 32) -> None:
+    def __init__(
+        self, image_size: int, base_channels: int = 32, z_dim: int = 32, image_channels: int = 1
+    ) -> None:
         super().__init__()
         c = base_channels
         self.bottom = image_size // 4
         self.noise_channels = c
-        self.enc1 = ConvBlock(1, c)  # H
+        self.enc1 = ConvBlock(image_channels, c)  # H
         self.enc2 = ConvBlock(c, 2 * c, stride=2)  # H/2
         self.enc3 = ConvBlock(2 * c, 4 * c, stride=2)  # H/4
         self.project_noise = nn.Linear(z_dim, c * self.bottom * self.bottom)
@@ -78,7 +80,8 @@ class UNetGenerator(nn.Module):
         self.dec2 = ConvBlock(2 * c + 2 * c, 2 * c)
         self.up1 = UpBlock(2 * c, c)  # H
         self.dec1 = ConvBlock(c + c, c)
-        self.out = nn.Conv2d(c + 1, 1, 3, padding=1)  # the input image is the last skip
+        # the input image is the last skip
+        self.out = nn.Conv2d(c + image_channels, image_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         e1 = self.enc1(x)
@@ -92,18 +95,18 @@ class UNetGenerator(nn.Module):
 
 
 class Critic(nn.Module):
-    """Scores a pair ``(source, other)`` (stacked as two channels) with one scalar.
+    """Scores a pair ``(source, other)`` (stacked along the channels) with one scalar.
 
     No batch norm: the gradient penalty is defined per sample, so the critic uses layer norm
     (``GroupNorm`` with one group), which never mixes the samples of a batch.
     """
 
-    def __init__(self, image_size: int, channels: int = 32) -> None:
+    def __init__(self, image_size: int, channels: int = 32, image_channels: int = 1) -> None:
         super().__init__()
         c = channels
         bottom = image_size // 4
         self.features = nn.Sequential(
-            nn.Conv2d(2, c, 3, 1, padding=1),  # H
+            nn.Conv2d(2 * image_channels, c, 3, 1, padding=1),  # H
             nn.LeakyReLU(0.2),
             nn.Conv2d(c, 2 * c, 4, 2, padding=1),  # H/2
             nn.GroupNorm(1, 2 * c),
@@ -187,11 +190,13 @@ class DAGAN(Generator):
     mode = "transfer"
     defaults = DEFAULTS
 
-    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        super().__init__(image_size, n_classes, **hparams)
+    def __init__(
+        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
+    ) -> None:
+        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
         hp = self.hparams
-        self.net = UNetGenerator(image_size, hp["base_channels"], hp["z_dim"])
-        self.critic = Critic(image_size, hp["critic_channels"])
+        self.net = UNetGenerator(image_size, hp["base_channels"], hp["z_dim"], image_channels)
+        self.critic = Critic(image_size, hp["critic_channels"], image_channels)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.net(x, z)
@@ -279,6 +284,7 @@ class DAGAN(Generator):
     ) -> Synthetic:
         """``n_per_image`` outputs ``G(x, z)`` per real ``x``, each with fresh noise ``z``;
         ``source_index`` is the row of ``x``, labels are copied from it."""
+        self.check_images(images)
         device = torch.device(device)
         was_training = self.training
         self.to(device).eval()
@@ -293,7 +299,7 @@ class DAGAN(Generator):
                 y = self.net(x, z[lo : lo + AUGMENT_CHUNK].to(device))
             out.append(y.float().clamp_(0, 1).cpu())
         self.train(was_training)
-        empty = torch.empty(0, 1, self.image_size, self.image_size)
+        empty = torch.empty(0, self.image_channels, self.image_size, self.image_size)
         return Synthetic(
             images=torch.cat(out) if out else empty,
             labels=labels.detach().cpu().long().repeat_interleave(n_per_image),

@@ -49,7 +49,13 @@ class InfoGenerator(nn.Module):
     with batch norm and ReLU between, and a sigmoid (in fp32 even under autocast)."""
 
     def __init__(
-        self, image_size: int, z_dim: int, n_categories: int, n_continuous: int, channels: int
+        self,
+        image_size: int,
+        z_dim: int,
+        n_categories: int,
+        n_continuous: int,
+        channels: int,
+        image_channels: int = 1,
     ) -> None:
         super().__init__()
         c = channels
@@ -63,7 +69,7 @@ class InfoGenerator(nn.Module):
             nn.ConvTranspose2d(4 * c, 2 * c, 4, 2, padding=1, bias=False),  # H/2
             nn.BatchNorm2d(2 * c),
             nn.ReLU(),
-            nn.ConvTranspose2d(2 * c, 1, 4, 2, padding=1),  # H
+            nn.ConvTranspose2d(2 * c, image_channels, 4, 2, padding=1),  # H
         )
 
     def forward(
@@ -79,11 +85,11 @@ class SharedTrunk(nn.Module):
     LeakyReLU(0.2) throughout. Layer norm (``GroupNorm`` with one group), not batch norm, so
     that a real image's encoding never depends on the other images of its batch."""
 
-    def __init__(self, image_size: int, channels: int) -> None:
+    def __init__(self, image_size: int, channels: int, image_channels: int = 1) -> None:
         super().__init__()
         c, bottom = channels, image_size // 4
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, 4, 2, padding=1),  # H/2
+            nn.Conv2d(image_channels, c, 4, 2, padding=1),  # H/2
             nn.LeakyReLU(0.2),
             nn.Conv2d(c, 2 * c, 4, 2, padding=1),  # H/4
             nn.GroupNorm(1, 2 * c),
@@ -119,11 +125,17 @@ class InfoDiscriminator(nn.Module):
     (InfoGAN's ``Q``) and ``noise`` (``z`` recovery)."""
 
     def __init__(
-        self, image_size: int, z_dim: int, n_categories: int, n_continuous: int, channels: int
+        self,
+        image_size: int,
+        z_dim: int,
+        n_categories: int,
+        n_continuous: int,
+        channels: int,
+        image_channels: int = 1,
     ) -> None:
         super().__init__()
         self.n_categories = n_categories
-        self.trunk = SharedTrunk(image_size, channels)
+        self.trunk = SharedTrunk(image_size, channels, image_channels)
         f = self.trunk.out_features
         self.adversarial = nn.Linear(f, 1)
         self.codes = Head(f, 4 * channels, n_categories + n_continuous)
@@ -184,15 +196,17 @@ class InfoGAN(Generator):
     mode = "transfer"
     defaults = DEFAULTS
 
-    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        super().__init__(image_size, n_classes, **hparams)
+    def __init__(
+        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
+    ) -> None:
+        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
         hp = self.hparams
         small = [k for k in ("z_dim", "n_categories", "n_continuous", "base_channels") if hp[k] < 1]
         if small:
             raise GenaugError(f"infogan hparams {small} must be at least 1: raise them in config")
         args = (image_size, hp["z_dim"], hp["n_categories"], hp["n_continuous"])
-        self.net = InfoGenerator(*args, hp["base_channels"])
-        self.discriminator = InfoDiscriminator(*args, hp["base_channels"])
+        self.net = InfoGenerator(*args, hp["base_channels"], image_channels)
+        self.discriminator = InfoDiscriminator(*args, hp["base_channels"], image_channels)
 
     def forward(
         self, z: torch.Tensor, category: torch.Tensor, continuous: torch.Tensor
@@ -318,6 +332,7 @@ class InfoGAN(Generator):
         decoded with the same category and noise estimate and its continuous codes shifted by
         fresh ``U(-vary, vary)`` draws (not clipped to the training range ``[-1, 1]``).
         ``source_index`` is the row of ``x``, labels are copied from it."""
+        self.check_images(images)
         device = torch.device(device)
         was_training = self.training
         self.to(device).eval()
@@ -336,7 +351,7 @@ class InfoGAN(Generator):
                 )
             out.append(y.float().clamp_(0, 1).cpu())
         self.train(was_training)
-        empty = torch.empty(0, 1, self.image_size, self.image_size)
+        empty = torch.empty(0, self.image_channels, self.image_size, self.image_size)
         return Synthetic(
             images=torch.cat(out) if out else empty,
             labels=labels.detach().cpu().long().repeat_interleave(n_per_image),

@@ -44,11 +44,13 @@ class Encoder(nn.Module):
     """``image -> code``: two stride-2 convs (H -> H/2 -> H/4), then a hidden linear layer and
     a linear map to ``latent_dim``."""
 
-    def __init__(self, image_size: int, latent_dim: int, channels: int) -> None:
+    def __init__(
+        self, image_size: int, latent_dim: int, channels: int, image_channels: int = 1
+    ) -> None:
         super().__init__()
         c, bottom = channels, image_size // 4
         self.features = nn.Sequential(
-            nn.Conv2d(1, c, 4, 2, padding=1),
+            nn.Conv2d(image_channels, c, 4, 2, padding=1),
             nn.ReLU(),
             nn.Conv2d(c, 2 * c, 4, 2, padding=1),
             nn.ReLU(),
@@ -64,7 +66,9 @@ class Decoder(nn.Module):
     """``code -> image`` in ``[0, 1]``: linear to an H/4 feature map, then two transposed convs
     (H/4 -> H/2 -> H) and a sigmoid (in fp32 even under autocast)."""
 
-    def __init__(self, image_size: int, latent_dim: int, channels: int) -> None:
+    def __init__(
+        self, image_size: int, latent_dim: int, channels: int, image_channels: int = 1
+    ) -> None:
         super().__init__()
         c = channels
         self.shape = (2 * c, image_size // 4, image_size // 4)
@@ -77,7 +81,7 @@ class Decoder(nn.Module):
         self.upsample = nn.Sequential(
             nn.ConvTranspose2d(2 * c, c, 4, 2, padding=1),
             nn.ReLU(),
-            nn.ConvTranspose2d(c, 1, 4, 2, padding=1),
+            nn.ConvTranspose2d(c, image_channels, 4, 2, padding=1),
         )
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
@@ -128,8 +132,10 @@ class LatentAugment(Generator):
     mode = "transfer"
     defaults = DEFAULTS
 
-    def __init__(self, image_size: int, n_classes: int = 0, **hparams: Any) -> None:
-        super().__init__(image_size, n_classes, **hparams)
+    def __init__(
+        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
+    ) -> None:
+        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
         hp = self.hparams
         if hp["operation"] not in OPERATIONS:
             raise GenaugError(
@@ -138,7 +144,7 @@ class LatentAugment(Generator):
             )
         if hp["neighbours"] < 1:
             raise GenaugError("latent hparam `neighbours` must be at least 1: raise it in config")
-        args = (image_size, hp["latent_dim"], hp["hidden_channels"])
+        args = (image_size, hp["latent_dim"], hp["hidden_channels"], image_channels)
         self.encoder = Encoder(*args)
         self.decoder = Decoder(*args)
         # per-dimension std of the source codes, for `noise` on a single image
@@ -243,13 +249,14 @@ class LatentAugment(Generator):
         """``n_per_image`` decodes of moved codes per real ``x`` (:meth:`move`), with fresh
         draws from ``generator`` for each; ``source_index`` is the row of ``x``, labels are
         copied from it."""
+        self.check_images(images)
         device = torch.device(device)
         was_training = self.training
         self.to(device).eval()
         codes, source = self.move(
             self.encode(images, device), labels, n_per_image, generator=generator
         )
-        out = [torch.empty(0, 1, self.image_size, self.image_size)]
+        out = [torch.empty(0, self.image_channels, self.image_size, self.image_size)]
         for lo in range(0, len(codes), AUGMENT_CHUNK):
             with autocast(device):
                 y = self.decoder(codes[lo : lo + AUGMENT_CHUNK].to(device))
