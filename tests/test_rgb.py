@@ -24,8 +24,11 @@ from genaug.errors import GenaugError
 from genaug.generation import generate, train_generator
 from genaug.models import GENERATORS, get_generator, load_generator
 from genaug.models.classifier import CLASSIFIERS, make_classifier
+from genaug.workflow import Regime
 
 CPU = torch.device("cpu")
+K2 = Regime("fewshot", 2)
+AUGMENT = {"n_per_image": 2, "ratio": 1.0, **TRANSFORM_SETTINGS}
 TINY = {
     "dagan": {"base_channels": 4, "critic_channels": 4, "z_dim": 4, "n_critic": 1},
     "cvae": {"latent_dim": 4, "hidden_channels": 4},
@@ -274,9 +277,10 @@ def test_stages_on_an_rgb_table(name, rgb_task, tmp_path):
         model_path,
         table,
         split,
+        regime=K2,
         n_per_image=2,
+        ratio=1.0,
         seed=1,
-        k=2,
         device="cpu",
         out_table=tmp_path / "s.parquet",
         out_shards=tmp_path / "s.shards",
@@ -291,21 +295,13 @@ def test_stages_on_an_rgb_table(name, rgb_task, tmp_path):
     plots.image_grid(rows, tmp_path / "fig.png", row_labels=labels)
 
     record = classify.run(
-        name,
-        2,
-        0,
-        table,
-        split,
-        synth,
-        {"steps": 4, "batch_size": 4, "lr": 1e-3, "width": 4},
-        2,
-        TRANSFORM_SETTINGS,
-        CPU,
-    )
+        name, K2, 0, table, split, synth, {"steps": 4, "batch_size": 4, "lr": 1e-3, "width": 4},
+        AUGMENT, CPU,
+    )  # fmt: skip
     assert record["n_train_augmented"] == len(synth) and 0 <= record["accuracy"] <= 1
     baseline = classify.run(
-        "classical", 2, 0, table, split, None,
+        "classical", K2, 0, table, split, None,
         {"steps": 4, "batch_size": 4, "lr": 1e-3, "width": 4, "arch": "densenet"},
-        2, TRANSFORM_SETTINGS, CPU,
+        AUGMENT, CPU,
     )  # fmt: skip
     assert baseline["n_train_augmented"] == 2 * (split["split"] == "train").sum()

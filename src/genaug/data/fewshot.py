@@ -29,8 +29,8 @@ def fewshot_split(
     """Split the ``role == "target"`` rows of ``table`` into ``k``-shot train and test sets.
 
     Args:
-        table: the canonical Omniglot table (needs ``image_id``, ``label``, ``role``,
-            ``drawing``).
+        table: the canonical table (needs ``image_id``, ``label``, ``role``; Omniglot's
+            ``drawing`` orders a class's images before the permutation).
         k: training images per class.
         k_max: the largest ``k`` of the experiment; fixes the test set size to
             ``n_c - k_max`` per class, whatever ``k`` is.
@@ -52,9 +52,10 @@ def fewshot_split(
             f"few-shot k={k} exceeds k_max={k_max}: k_max must be the largest of fewshot.shots"
         )
     labels, target = task_classes(table, seed, n_classes, redraw_classes, "fewshot")
+    order = [c for c in ("drawing", "image_id") if c in target.columns]  # Omniglot has drawings
     parts = []
     for label in labels:
-        rows = target[target["label"] == label].sort_values(["drawing", "image_id"])
+        rows = target[target["label"] == label].sort_values(order)
         n_c = len(rows)
         if n_c <= k_max:
             raise GenaugError(
