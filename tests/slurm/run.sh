@@ -10,13 +10,14 @@
 # srun inside a job reads only that path). Without root, or where another cluster's
 # slurm.conf is in place, it skips with one line. GENAUG_SLURM_TEST=0 skips it too.
 # GENAUG_SLURM_METHODS: the methods to run (default: a transfer-mode and a fit-mode generator
-# and two baselines; "all" for every method of the tiny config).
+# and two baselines; "all" for every method of the tiny config). GENAUG_SLURM_TIMEOUT: seconds
+# the SLURM run may take (900).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 METHODS=${GENAUG_SLURM_METHODS:-none,classical,dagan,cvae}
-TIMEOUT=${GENAUG_SLURM_TIMEOUT:-1500}
+TIMEOUT=${GENAUG_SLURM_TIMEOUT:-900}  # seconds for the SLURM run; a hang fails CI in time
 MARKER="# genaug SLURM test cluster (tests/slurm/run.sh)"
 
 skip() {
