@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh clone:
 #   make run    set up .venv, run the workflow on the default config, build the HTML report
-#   make test   set up .venv, run the whole test suite (what CI runs)
+#   make test   set up .venv, run the whole test suite, then the SLURM test (what CI runs)
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= all
@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 SNAKEMAKE := $(BIN)/snakemake
 STAMP := $(VENV)/.genaug-installed
 
-.PHONY: setup run report test lint format embedded-data clean
+.PHONY: setup run report test test-slurm lint format embedded-data clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,12 @@ $(OUT)/report.html: $(OUT)/summary.md
 
 test: setup
 	$(BIN)/pytest
+	@$(MAKE) --no-print-directory test-slurm
+
+# the workflow through a real one-node SLURM cluster built on this machine (a few minutes);
+# it needs root and apt-get, and skips with one line without them
+test-slurm: setup
+	PYTHON=$(abspath $(BIN))/python tests/slurm/run.sh
 
 lint: setup
 	$(BIN)/ruff check .

@@ -25,6 +25,16 @@ except GenaugError as err:
 report: "report/workflow.rst"
 
 
+# quick aggregation jobs: with a cluster executor they run here, not as cluster jobs
+localrules:
+    collect_runs,
+    stats,
+    figure_accuracy,
+    figure_synthetic,
+    figure_training,
+    summary,
+
+
 include: "rules/common.smk"
 include: "rules/prepare.smk"
 include: "rules/subsample.smk"
