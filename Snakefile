@@ -29,7 +29,7 @@ report: "report/workflow.rst"
 localrules:
     collect_runs,
     stats,
-    figure_accuracy,
+    figure_metric,
     figure_synthetic,
     figure_training,
     summary,
