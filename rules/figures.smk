@@ -3,9 +3,7 @@
 
 rule figure_metric:
     input:
-        describe=lambda wc: expand(
-            rules.stats.output.describe, scenario=SCENARIO_OF_AXIS[wc.axis]
-        ),
+        describe=lambda wc: f"{OUT}/stats/{SCENARIO_OF_AXIS[wc.axis]}/by_method.csv",
     output:
         figure=report(
             f"{OUT}/figures/{{metric}}_vs_{{axis}}.png",
