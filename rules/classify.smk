@@ -26,5 +26,6 @@ rule classify:
         n_per_image=config["augment"]["n_per_image"],
         transforms={name: config["augment"][name] for name in ("classical", "erasing")},
         device=config["device"],
+        compile=config["compile"],
     script:
         "../scripts/classify.py"

@@ -16,6 +16,8 @@ rule train_generator:
         f"{OUT}/benchmarks/train_generator/{{generator}}/{{scope}}.tsv"
     # generators gate every generate/classify job downstream: start them first
     priority: 10
+    # null: Snakemake's --retries; each attempt resumes from the last checkpoint
+    retries: config["generator_retries"]
     conda:
         "../envs/torch.yaml"
     threads: lambda wc: config["generators"][wc.generator]["threads"]
@@ -28,5 +30,8 @@ rule train_generator:
         seed=config["seed"],
         image_size=config["dataset"]["image_size"],
         device=config["device"],
+        compile=config["compile"],
+        # the resumable checkpoint lives outside the outputs, which a failed job loses
+        resume=lambda wc: f"{OUT}/resume/generators/{wc.generator}/{wc.scope}.pt",
     script:
         "../scripts/train_generator.py"

@@ -24,6 +24,7 @@ def main(smk):
             smk.params.n_per_image,
             smk.params.transforms,
             device,
+            compile=smk.params.compile,
         )
         io.write_json(record, out)
 

@@ -27,6 +27,11 @@ def main(smk):
         out_model=smk.output.model,
         out_log=smk.output.train_log,
         out_samples=smk.output.samples,
+        resume_path=smk.params.resume,
+        # read here, not a rule param: how often to checkpoint changes no result, so changing
+        # it must not make Snakemake retrain
+        checkpoint_every=smk.config["checkpoint_every"],
+        compile=smk.params.compile,
     )
 
 

@@ -60,19 +60,22 @@ def train_classifier(
     settings: dict,
     seed: int,
     device: torch.device,
+    compile: bool = False,
 ) -> tuple[nn.Module, list[float]]:
     """Train for ``settings["steps"]`` steps; odd steps use the pool when there is one (and
-    tell the network so through its ``is_synthetic`` flag)."""
+    tell the network so through its ``is_synthetic`` flag). ``compile`` compiles the network
+    with ``torch.compile``."""
     torch.manual_seed(seed)
     model = make_classifier(
         settings.get("arch", "conv4"), n_classes, train[0].shape[-1], settings["width"]
-    ).to(device)
+    )
+    model = runtime.prepare(model, device, compile=compile)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
     real_rng = runtime.rng(derive_seed(seed, "real-batches"))
     pool_rng = runtime.rng(derive_seed(seed, "pool-batches"))
-    x_real, y_real = (t.to(device) for t in train)
+    x_real, y_real = (runtime.channels_last(t.to(device), device) for t in train)
     if pool is not None:
-        x_pool, y_pool = (t.to(device) for t in pool)
+        x_pool, y_pool = (runtime.channels_last(t.to(device), device) for t in pool)
     losses = []
     model.train()
     for step in range(settings["steps"]):
@@ -117,6 +120,7 @@ def run(
     n_per_image: int,
     transforms: dict,
     device: torch.device,
+    compile: bool = False,
 ) -> dict:
     """One classifier run; returns its metrics record (with provenance)."""
     train_rows = split_rows(table, split, "train")
@@ -128,7 +132,9 @@ def run(
     pool = augmented_pool(method, *train, classes, synthetic, n_per_image, transforms, run_seed)
 
     start = time.perf_counter()
-    model, losses = train_classifier(train, pool, len(classes), settings, run_seed, device)
+    model, losses = train_classifier(
+        train, pool, len(classes), settings, run_seed, device, compile=compile
+    )
     train_seconds = time.perf_counter() - start
     pred = predict(model, test_x, device)
 
