@@ -22,7 +22,7 @@ from test_models import CPU, deterministic_cpu, make, toy_data  # noqa: F401 (au
 
 from conftest import REPO, TINY, snakemake
 from genaug.models import GENERATORS
-from genaug.models.base import Resume
+from genaug.models.base import LossMeter, NonFiniteLoss, Resume, train_steps
 
 STEPS, EVERY, LOG_EVERY = 12, 4, 3
 
@@ -108,6 +108,19 @@ def test_every_zero_writes_nothing(tmp_path):
     model, _ = train("cvae", Resume(tmp_path / "r.pt", "run-a", 0))
     assert not (tmp_path / "r.pt").exists()
     assert_same_state(model, train("cvae", None)[0])
+
+
+def test_no_checkpoint_holds_a_diverged_run(tmp_path):
+    """Losses are checked before every checkpoint, not only when logged: a run that went NaN
+    between two logs stops at the next checkpoint and keeps the last good one."""
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    meter = LossMeter(lambda entry: None, log_every=100, steps=10)
+    resume = Resume(tmp_path / "r.pt", "run-a", 2)
+    with pytest.raises(NonFiniteLoss, match="non-finite loss at step 6: loss=nan"):
+        for step in train_steps(10, resume, model, [opt], torch.Generator(), meter):
+            meter.update(step, loss=torch.tensor(float("nan") if step == 5 else 1.0))
+    assert torch.load(tmp_path / "r.pt", weights_only=True)["step"] == 4
 
 
 # --------------------------------------------------------------------------- killed jobs

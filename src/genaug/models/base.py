@@ -164,16 +164,26 @@ class LossMeter:
         self.log, self.log_every, self.steps = log, log_every, steps
         self.sums: torch.Tensor | None = None
         self.since = 0
+        self.names: tuple[str, ...] = ()
 
     def update(self, step: int, **losses: torch.Tensor) -> None:
         values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
         self.sums = values if self.sums is None else self.sums + values
         self.since += 1
+        self.names = tuple(losses)
         if step % self.log_every == 0 or step == self.steps:
-            means = dict(zip(losses, (self.sums / self.since).tolist(), strict=True))
-            check_finite(step, **means)
+            means = self.check(step)
             self.log({"step": step, **means})
             self.sums, self.since = None, 0
+
+    def check(self, step: int) -> dict[str, float]:
+        """The means since the previous log, after checking they are finite (also done before
+        a checkpoint is saved, so that none holds a run that has already diverged)."""
+        if self.sums is None:
+            return {}
+        means = dict(zip(self.names, (self.sums / self.since).tolist(), strict=True))
+        check_finite(step, **means)
+        return means
 
 
 # --------------------------------------------------------------------------- resuming
@@ -307,6 +317,7 @@ def train_steps(
     for step in range(start + 1, steps + 1):
         yield step  # the loop body runs here; what follows runs once it is done
         if resume is not None and resume.every > 0 and (step % resume.every == 0 or step == steps):
+            meter.check(step)
             resume.save(step, model, stateful, rng, meter)
 
 
