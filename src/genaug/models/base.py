@@ -194,8 +194,9 @@ class Resume:
     (and a ``GradScaler``'s, if any: anything with ``state_dict``), the batch generator's and
     the global torch (CPU, CUDA), numpy and Python RNG states, the :class:`LossMeter`'s running
     sums, the step, and :attr:`history`, the entries logged so far. So a run stopped at any
-    point and resumed from its last checkpoint ends bit for bit where an uninterrupted one does
-    (same device and thread count), with the same log.
+    point and resumed from its last checkpoint ends where an uninterrupted one does, with the
+    same log: bit for bit on the CPU with the same thread count; on CUDA as far as its kernels
+    are deterministic.
 
     ``fingerprint`` names the run (settings, seed, training data, code version): a checkpoint
     of any other run, or one that cannot be read, is ignored and later overwritten. ``every``
@@ -245,8 +246,9 @@ class Resume:
             obj.load_state_dict(obj_state)
         rng.set_state(state["rng"]["batches"])
         torch.set_rng_state(state["rng"]["torch"])
-        if state["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        cuda = state["rng"]["cuda"]
+        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
         name, keys, pos, has_gauss, gauss = state["rng"]["numpy"]
         np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
         version, internal, gauss = state["rng"]["python"]
