@@ -55,9 +55,9 @@ def train_generator(
 
     With ``resume_path``, training writes a resumable checkpoint there every
     ``checkpoint_every`` steps and continues from one left by an interrupted run of the same
-    settings, seed, training data, device and code (see :class:`~genaug.models.base.Resume`);
-    it is deleted once the outputs are written. ``compile`` compiles the networks with
-    ``torch.compile``.
+    settings, seed, training data, parameter shapes, device, ``compile`` and code version (see
+    :class:`~genaug.models.base.Resume`); it is deleted once the outputs are written.
+    ``compile`` compiles the networks with ``torch.compile``.
     """
     dev = runtime.setup(threads=threads, seed=seed, device=device)
     rows = training_rows(table, split)
@@ -89,6 +89,7 @@ def train_generator(
             "seed": seed,
             "image_size": image_size,
             "train_images_sha256": train_sha256,
+            "parameters": {k: list(v.shape) for k, v in model.state_dict().items()},
             "device": dev.type,
             "compile": compile,
             "code_version": code_version(),

@@ -198,8 +198,9 @@ class Resume:
     same log: bit for bit on the CPU with the same thread count; on CUDA as far as its kernels
     are deterministic.
 
-    ``fingerprint`` names the run (settings, seed, training data, code version): a checkpoint
-    of any other run, or one that cannot be read, is ignored and later overwritten. ``every``
+    ``fingerprint`` names the run (in the workflow: a hash of the settings, seed, training
+    images, parameter shapes, device, ``compile`` and code version): a checkpoint of any other
+    run, or one that cannot be read, is ignored and later overwritten. ``every``
     is the number of steps between checkpoints (0: none). Files are written atomically;
     :meth:`remove` deletes the file once the run's outputs are written.
     """
