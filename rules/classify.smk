@@ -29,5 +29,6 @@ rule classify:
             **{name: config["augment"][name] for name in ("classical", "erasing")},
         },
         device=config["device"],
+        compile=config["compile"],
     script:
         "../scripts/classify.py"

@@ -18,6 +18,8 @@ rule train_generator:
         f"{OUT}/benchmarks/train_generator/{{generator}}/source.tsv"
     # generators gate every generate/classify job downstream: start them first
     priority: 10
+    # null: Snakemake's --retries; each attempt resumes from the last checkpoint
+    retries: config["generator_retries"]
     conda:
         "../envs/torch.yaml"
     threads: lambda wc: config["generators"][wc.generator]["threads"]
@@ -30,6 +32,9 @@ rule train_generator:
         seeds=[config["seed"]],
         image_size=config["dataset"]["image_size"],
         device=config["device"],
+        compile=config["compile"],
+        # the resumable checkpoint lives outside the outputs, which a failed job loses
+        resume=lambda wc: [f"{OUT}/resume/generators/{wc.generator}/source.pt"],
     script:
         "../scripts/train_generator.py"
 
@@ -63,3 +68,8 @@ use rule train_generator as fit_generator with:
         seeds=SEEDS,
         image_size=config["dataset"]["image_size"],
         device=config["device"],
+        compile=config["compile"],
+        resume=lambda wc: [
+            f"{OUT}/resume/generators/{wc.generator}/{wc.regime}-seed{seed}.pt"
+            for seed in SEEDS
+        ],

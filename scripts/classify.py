@@ -24,6 +24,7 @@ def main(smk):
             smk.params.settings,
             smk.params.augment,
             device,
+            compile=smk.params.compile,
         )
         io.write_json(record, out)
 

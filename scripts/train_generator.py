@@ -13,12 +13,13 @@ def main(smk):
     regime = smk.wildcards.get("regime")
     splits = smk.input.get("splits", [None])
     table = io.read_parquet(smk.input.table)
-    for seed, split, model, train_log, samples in zip(
+    for seed, split, model, train_log, samples, resume in zip(
         smk.params.seeds,
         splits,
         smk.output.models,
         smk.output.train_logs,
         smk.output.samples,
+        smk.params.resume,
         strict=True,
     ):
         train_generator(
@@ -33,6 +34,11 @@ def main(smk):
             out_model=model,
             out_log=train_log,
             out_samples=samples,
+            resume_path=resume,
+            # read here, not a rule param: how often to checkpoint changes no result, so
+            # changing it must not make Snakemake retrain
+            checkpoint_every=smk.config["checkpoint_every"],
+            compile=smk.params.compile,
         )
 
 

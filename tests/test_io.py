@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -97,3 +103,34 @@ def test_png_rgb_round_trip():
             io.encode_png(bad)
     with pytest.raises(ValueError, match="mode"):
         io.decode_png(png, mode="RGBA")
+
+
+def test_killed_shard_writer_leaves_the_old_output_whole(tmp_path):
+    """SIGKILL a process half-way through rewriting a shard folder (generate being killed):
+    the folder still holds the previous, complete output; only a hidden temporary is left."""
+    old = sample_table(4)
+    io.write_shards(old, tmp_path / "out.shards", shard_size=3, meta={"version": 1})
+    writer = (
+        "import sys; import numpy as np, pandas as pd; from genaug import io\n"
+        "png = io.encode_png(np.zeros((4, 4), np.uint8))\n"
+        "n = 50_000\n"
+        "df = pd.DataFrame({'sample_id': [f's{i}' for i in range(n)], 'image': [png] * n,"
+        " 'label': np.zeros(n, np.int64)})\n"
+        "io.write_shards(df, sys.argv[1], shard_size=5, meta={'version': 2})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", writer, str(tmp_path / "out.shards")])
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".out.shards.*/out.shards/shard-*.tar")):
+            assert proc.poll() is None, "the writer ended before it was killed"
+            assert time.monotonic() < deadline, "the writer never started writing"
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    back = io.read_shards(tmp_path / "out.shards").sort_values("sample_id", ignore_index=True)
+    assert back["sample_id"].tolist() == old["sample_id"].tolist()
+    assert '"version": 1' in (tmp_path / "out.shards" / "provenance.json").read_text()
+    visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert visible == ["out.shards"]

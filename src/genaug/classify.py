@@ -90,10 +90,12 @@ def train_classifier(
     *,
     mix: str = "alternate",
     class_weights: torch.Tensor | None = None,
+    compile: bool = False,
 ) -> tuple[nn.Module, list[float]]:
     """Train for ``settings["steps"]`` steps. ``mix="alternate"``: odd steps draw from the
     pool when there is one; ``mix="union"``: every batch is drawn from real + pool images.
-    The network's ``is_synthetic`` flag says which images came from the pool."""
+    The network's ``is_synthetic`` flag says which images came from the pool. ``compile``
+    compiles the network with ``torch.compile``."""
     torch.manual_seed(seed)
     model = make_classifier(
         settings.get("arch", "conv4"),
@@ -101,14 +103,15 @@ def train_classifier(
         train[0].shape[-1],
         settings["width"],
         in_channels=train[0].shape[1],
-    ).to(device)
+    )
+    model = runtime.prepare(model, device, compile=compile)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
     real_rng = runtime.rng(derive_seed(seed, "real-batches"))
     pool_rng = runtime.rng(derive_seed(seed, "pool-batches"))
-    x_real, y_real = (t.to(device) for t in train)
+    x_real, y_real = (runtime.channels_last(t.to(device), device) for t in train)
     f_real = torch.zeros(len(x_real), 1, device=device)
     if pool is not None:
-        x_pool, y_pool = (t.to(device) for t in pool)
+        x_pool, y_pool = (runtime.channels_last(t.to(device), device) for t in pool)
         f_pool = torch.ones(len(x_pool), 1, device=device)
         if mix == "union":
             x_real, y_real = torch.cat([x_real, x_pool]), torch.cat([y_real, y_pool])
@@ -155,6 +158,7 @@ def run(
     settings: dict,
     augment: dict,
     device: torch.device,
+    compile: bool = False,
 ) -> dict:
     """One classifier run; returns its metrics record (with provenance).
 
@@ -198,6 +202,7 @@ def run(
         device,
         mix="union" if imbalanced else "alternate",
         class_weights=weights,
+        compile=compile,
     )
     train_seconds = time.perf_counter() - start
     probs = predict(model, test_x, device)

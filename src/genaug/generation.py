@@ -16,8 +16,8 @@ from genaug.data.imbalance import minority_topup, topup_index
 from genaug.data.tables import ClassIndex, ids_sha256, images_tensor, split_rows
 from genaug.errors import GenaugError
 from genaug.models import get_generator, load_generator
-from genaug.models.base import Synthetic
-from genaug.provenance import provenance, sha256_file
+from genaug.models.base import Resume, Synthetic
+from genaug.provenance import code_version, config_hash, provenance, sha256_file
 from genaug.workflow import Regime, derive_seed
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,24 @@ def train_generator(
     out_model: str | Path,
     out_log: str | Path,
     out_samples: str | Path,
+    resume_path: str | Path | None = None,
+    checkpoint_every: int = 0,
+    compile: bool = False,
 ) -> None:
+    """Train generator ``name`` and write its checkpoint, training log and sample grid.
+
+    With ``resume_path``, training writes a resumable checkpoint there every
+    ``checkpoint_every`` steps and continues from one left by an interrupted run of the same
+    settings, seed, training data, parameter shapes, device, ``compile`` and code version (see
+    :class:`~genaug.models.base.Resume`); it is deleted once the outputs are written.
+    ``compile`` compiles the networks with ``torch.compile``.
+    """
     dev = runtime.setup(threads=threads, seed=seed, device=device)
     rows = training_rows(table, split)
     classes = ClassIndex(rows["label"])
-    images = images_tensor(rows["image"])
+    images = runtime.channels_last(images_tensor(rows["image"]), dev)
     labels = classes.encode(rows["label"])
+    train_sha256 = ids_sha256(rows["image_id"])
     if images.shape[-1] != image_size:
         raise GenaugError(
             f"prepared images are {images.shape[-1]} px but dataset.image_size is {image_size}: "
@@ -62,7 +74,8 @@ def train_generator(
         )
     model = get_generator(name)(
         image_size, len(classes), image_channels=images.shape[1], **settings["hparams"]
-    ).to(dev)
+    )
+    model = runtime.prepare(model, dev, compile=compile, parts=model.networks())
     log.info(
         "training %s (%s mode) on %d images of %d classes for %d steps on %s",
         name,
@@ -72,8 +85,24 @@ def train_generator(
         settings["steps"],
         dev,
     )
-    history: list[dict] = []
-    start = time.perf_counter()
+    resume = None
+    if resume_path is not None:
+        run = {
+            "generator": name,
+            "settings": settings,
+            "seed": seed,
+            "image_size": image_size,
+            "train_images_sha256": train_sha256,
+            "parameters": {k: list(v.shape) for k, v in model.state_dict().items()},
+            "device": dev.type,
+            "compile": compile,
+            "code_version": code_version(),
+        }
+        resume = Resume(resume_path, config_hash(run), checkpoint_every)
+    resumed_from = 0 if resume is None else resume.step
+    history: list[dict] = [] if resume is None else resume.history
+    # a resumed run's clock goes on from where its checkpoint left it
+    start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
 
     def record(entry: dict) -> None:
         entry = {**entry, "seconds": round(time.perf_counter() - start, 3)}
@@ -90,14 +119,22 @@ def train_generator(
         device=dev,
         log=record,
         log_every=max(1, settings["steps"] // 50),
+        resume=resume,
     )
-    prov = provenance(settings, seed=seed, device=str(dev), mode=settings["mode"])
+    prov = provenance(
+        settings,
+        seed=seed,
+        device=str(dev),
+        mode=settings["mode"],
+        compile=compile,
+        resumed_from_step=resumed_from,
+    )
     with io.atomic_path(out_model) as tmp:
         model.save(
             tmp,
             mode=settings["mode"],
             classes=classes.classes.tolist(),
-            train_images_sha256=ids_sha256(rows["image_id"]),
+            train_images_sha256=train_sha256,
             n_train_images=len(rows),
             provenance=io.json_safe(prov),
         )
@@ -111,6 +148,8 @@ def train_generator(
     real, fake = io.to_uint8(images[first].numpy()), io.to_uint8(synth.images.numpy())
     grid = [np.concatenate([real[j : j + 1], fake[j * n : (j + 1) * n]]) for j in range(len(first))]
     plots.image_grid(grid, out_samples, title=f"{name}: real (left) and samples")
+    if resume is not None:
+        resume.remove()
 
 
 def generate(

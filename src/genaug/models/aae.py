@@ -20,7 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genaug.models.base import ConditionalGenerator, LogFn, LossMeter, sample_batch
+from genaug.models.base import (
+    ConditionalGenerator,
+    LogFn,
+    LossMeter,
+    Resume,
+    sample_batch,
+    train_steps,
+)
 from genaug.models.cvae import Decoder  # the same class-conditional decoder
 from genaug.runtime import autocast
 
@@ -131,6 +138,7 @@ class AAE(ConditionalGenerator):
         device: torch.device,
         log: LogFn,
         log_every: int = 10,
+        resume: Resume | None = None,
     ) -> None:
         """Each step, on one batch: (1) Adam on the reconstruction loss of encoder + decoder;
         (2) a latent discriminator step on prior samples vs codes; (3) an encoder step on
@@ -146,7 +154,7 @@ class AAE(ConditionalGenerator):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
         opt_e = torch.optim.Adam(self.encoder.parameters(), lr=lr, betas=(0.5, 0.999))
         meter = LossMeter(log, log_every, steps)
-        for step in range(1, steps + 1):
+        for step in train_steps(steps, resume, self, [opt_ae, opt_d, opt_e], generator, meter):
             rows = sample_batch(len(images), batch_size, generator)
             x, y = images[rows].to(device), labels[rows].to(device)
             prior = torch.randn(len(rows), self.hparams["latent_dim"], generator=generator)

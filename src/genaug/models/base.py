@@ -11,18 +11,24 @@ indices ``0..n_classes-1`` (the caller maps dataset labels to these).
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genaug import io
 from genaug.errors import GenaugError
 from genaug.runtime import autocast
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["transfer", "fit"]
 LogFn = Callable[[dict[str, float]], None]
@@ -47,6 +53,8 @@ class Generator(nn.Module):
     mode: ClassVar[Mode]
     #: the hyperparameters and their defaults; config values are cast to the defaults' types
     defaults: ClassVar[dict[str, Any]] = {}
+    #: child networks left uncompiled by ``compile: true`` (see :meth:`networks`)
+    no_compile: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
@@ -81,11 +89,19 @@ class Generator(nn.Module):
         device: torch.device,
         log: LogFn,
         log_every: int = 10,
+        resume: Resume | None = None,
     ) -> None:
         """Train in place for ``steps`` optimiser steps, calling ``log`` every ``log_every``
         steps with a flat dict that has ``step`` and the losses. Batches are drawn with
-        ``generator`` (a CPU ``torch.Generator``), so a seed fixes the whole run."""
+        ``generator`` (a CPU ``torch.Generator``), so a seed fixes the whole run. With
+        ``resume``, the run continues from its checkpoint and writes new ones
+        (:func:`train_steps`)."""
         raise NotImplementedError
+
+    def networks(self) -> list[nn.Module]:
+        """The child networks the training loop calls, which ``compile: true`` compiles; those
+        named in ``no_compile`` are left out."""
+        return [m for name, m in self.named_children() if name not in self.no_compile]
 
     @torch.no_grad()
     def augment(
@@ -146,8 +162,10 @@ def sample_batch(n: int, batch_size: int, generator: torch.Generator) -> torch.T
 
 
 class NonFiniteLoss(GenaugError, FloatingPointError):
-    """A loss went NaN or infinite: the job stops with one line (and Snakemake's retries,
-    if configured, try again)."""
+    """A loss went NaN or infinite: the job stops with one line. Snakemake's retries, if
+    configured (``generator_retries``), run it again from its last checkpoint; on the CPU,
+    where training is deterministic, the same loss goes non-finite again, so the fix is in
+    the config."""
 
 
 def check_finite(step: int, **losses: float) -> None:
@@ -169,16 +187,164 @@ class LossMeter:
         self.log, self.log_every, self.steps = log, log_every, steps
         self.sums: torch.Tensor | None = None
         self.since = 0
+        self.names: tuple[str, ...] = ()
 
     def update(self, step: int, **losses: torch.Tensor) -> None:
         values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
         self.sums = values if self.sums is None else self.sums + values
         self.since += 1
+        self.names = tuple(losses)
         if step % self.log_every == 0 or step == self.steps:
-            means = dict(zip(losses, (self.sums / self.since).tolist(), strict=True))
-            check_finite(step, **means)
+            means = self.check(step)
             self.log({"step": step, **means})
             self.sums, self.since = None, 0
+
+    def check(self, step: int) -> dict[str, float]:
+        """The means since the previous log, after checking they are finite (also done before
+        a checkpoint is saved, so that none holds a run that has already diverged)."""
+        if self.sums is None:
+            return {}
+        means = dict(zip(self.names, (self.sums / self.since).tolist(), strict=True))
+        check_finite(step, **means)
+        return means
+
+
+# --------------------------------------------------------------------------- resuming
+class Resume:
+    """A resumable checkpoint of one training run, at ``path``, outside the job's outputs.
+
+    It holds everything the rest of the run depends on: the model's state, every optimiser's
+    (and a ``GradScaler``'s, if any: anything with ``state_dict``), the batch generator's and
+    the global torch (CPU, CUDA), numpy and Python RNG states, the :class:`LossMeter`'s running
+    sums, the step, and :attr:`history`, the entries logged so far. So a run stopped at any
+    point and resumed from its last checkpoint ends where an uninterrupted one does, with the
+    same log: bit for bit on the CPU with the same thread count; on CUDA as far as its kernels
+    are deterministic.
+
+    ``fingerprint`` names the run (in the workflow: a hash of the settings, seed, training
+    images, parameter shapes, device, ``compile`` and code version): a checkpoint of any other
+    run, or one that cannot be read, is ignored and later overwritten. ``every``
+    is the number of steps between checkpoints (0: none). Files are written atomically;
+    :meth:`remove` deletes the file once the run's outputs are written.
+    """
+
+    def __init__(self, path: str | Path, fingerprint: str, every: int) -> None:
+        self.path, self.fingerprint, self.every = Path(path), fingerprint, int(every)
+        #: the log entries of the run so far: restored from the checkpoint, saved with it
+        self.history: list[dict[str, float]] = []
+        self.state = self._read()
+        if self.state is not None:
+            self.history = list(self.state["history"])
+
+    @property
+    def step(self) -> int:
+        """The step the checkpoint was taken after (0: none, start afresh)."""
+        return 0 if self.state is None else int(self.state["step"])
+
+    def _read(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as err:  # a cache, not an input: never fatal
+            log.warning("ignoring unreadable checkpoint %s (%s)", self.path, err)
+            return None
+        if state.get("fingerprint") != self.fingerprint:
+            log.info("ignoring checkpoint %s: it is of another run", self.path)
+            return None
+        return state
+
+    def restore(
+        self,
+        model: nn.Module,
+        stateful: Sequence[Any],
+        rng: torch.Generator,
+        meter: LossMeter,
+    ) -> int:
+        """Load the checkpoint into the run's objects; returns its step (0 if none)."""
+        if self.state is None:
+            return 0
+        state = self.state
+        model.load_state_dict(state["model"])
+        for obj, obj_state in zip(stateful, state["stateful"], strict=True):
+            obj.load_state_dict(obj_state)
+        rng.set_state(state["rng"]["batches"])
+        torch.set_rng_state(state["rng"]["torch"])
+        cuda = state["rng"]["cuda"]
+        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+        name, keys, pos, has_gauss, gauss = state["rng"]["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
+        version, internal, gauss = state["rng"]["python"]
+        random.setstate((version, tuple(internal), gauss))
+        sums = state["meter"]["sums"]
+        meter.sums = None if sums is None else sums.to(next(model.parameters()).device)
+        meter.since = state["meter"]["since"]
+        log.info("resuming from step %d of %s", self.step, self.path)
+        return self.step
+
+    def save(
+        self,
+        step: int,
+        model: nn.Module,
+        stateful: Sequence[Any],
+        rng: torch.Generator,
+        meter: LossMeter,
+    ) -> None:
+        """Write the checkpoint taken after ``step`` (atomically: a kill leaves the last one)."""
+        name, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
+        version, internal, pgauss = random.getstate()
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+        state = {
+            "fingerprint": self.fingerprint,
+            "step": step,
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "stateful": [obj.state_dict() for obj in stateful],
+            "rng": {
+                "batches": rng.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": cuda,
+                "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+                "python": (version, list(internal), pgauss),
+            },
+            "meter": {
+                "sums": None if meter.sums is None else meter.sums.detach().cpu(),
+                "since": meter.since,
+            },
+            "history": self.history,
+        }
+        with io.atomic_path(self.path) as tmp:
+            torch.save(state, tmp)
+        self.state = state
+
+    def remove(self) -> None:
+        """Delete the checkpoint: the run's outputs are written."""
+        self.path.unlink(missing_ok=True)
+        self.state = None
+
+
+def train_steps(
+    steps: int,
+    resume: Resume | None,
+    model: nn.Module,
+    stateful: Sequence[Any],
+    rng: torch.Generator,
+    meter: LossMeter,
+) -> Iterator[int]:
+    """The steps ``1..steps`` of a ``fit`` loop, as ``range`` would give them, but resumable:
+    with ``resume`` it first restores its checkpoint (model, ``stateful`` optimisers, batch
+    generator ``rng``, ``meter``, RNGs) and starts after its step, and after the loop body of
+    every ``resume.every``-th step and of the last it saves a new one. Call it once the
+    optimisers and the meter exist::
+
+        for step in train_steps(steps, resume, self, [opt_g, opt_d], generator, meter):
+    """
+    start = 0 if resume is None else resume.restore(model, stateful, rng, meter)
+    for step in range(start + 1, steps + 1):
+        yield step  # the loop body runs here; what follows runs once it is done
+        if resume is not None and resume.every > 0 and (step % resume.every == 0 or step == steps):
+            meter.check(step)
+            resume.save(step, model, stateful, rng, meter)
 
 
 #: images per forward pass when sampling

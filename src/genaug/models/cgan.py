@@ -18,7 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genaug.models.base import ConditionalGenerator, LogFn, LossMeter, sample_batch
+from genaug.models.base import (
+    ConditionalGenerator,
+    LogFn,
+    LossMeter,
+    Resume,
+    sample_batch,
+    train_steps,
+)
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {"z_dim": 32, "base_channels": 32}
@@ -141,6 +148,7 @@ class CGAN(ConditionalGenerator):
         device: torch.device,
         log: LogFn,
         log_every: int = 10,
+        resume: Resume | None = None,
     ) -> None:
         """Alternating Adam steps (``betas=(0.5, 0.999)``) as in ``pytorch/examples/dcgan``:
         one discriminator step on a real batch and a batch of fakes with the same labels, then
@@ -154,7 +162,7 @@ class CGAN(ConditionalGenerator):
         opt_g = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
         meter = LossMeter(log, log_every, steps)
-        for step in range(1, steps + 1):
+        for step in train_steps(steps, resume, self, [opt_g, opt_d], generator, meter):
             rows = sample_batch(len(images), batch_size, generator)
             x, y = images[rows].to(device), labels[rows].to(device)
             z = self._noise(len(rows), generator, device)

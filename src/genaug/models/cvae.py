@@ -14,7 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genaug.models.base import ConditionalGenerator, LogFn, LossMeter, sample_batch
+from genaug.models.base import (
+    ConditionalGenerator,
+    LogFn,
+    LossMeter,
+    Resume,
+    sample_batch,
+    train_steps,
+)
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {"latent_dim": 16, "hidden_channels": 32, "beta": 1.0}
@@ -143,6 +150,7 @@ class CVAE(ConditionalGenerator):
         device: torch.device,
         log: LogFn,
         log_every: int = 10,
+        resume: Resume | None = None,
     ) -> None:
         """Adam on the negative ELBO; logged losses are means over the steps since the
         previous log."""
@@ -154,7 +162,7 @@ class CVAE(ConditionalGenerator):
         self.to(device).train()
         opt = torch.optim.Adam(self.parameters(), lr=lr)
         meter = LossMeter(log, log_every, steps)
-        for step in range(1, steps + 1):
+        for step in train_steps(steps, resume, self, [opt], generator, meter):
             rows = sample_batch(len(images), batch_size, generator)
             x, y = images[rows].to(device), labels[rows].to(device)
             eps = torch.randn(len(rows), self.hparams["latent_dim"], generator=generator)

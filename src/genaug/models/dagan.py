@@ -18,7 +18,15 @@ import torch
 from torch import nn
 
 from genaug.errors import GenaugError
-from genaug.models.base import Generator, LogFn, LossMeter, Synthetic, sample_batch
+from genaug.models.base import (
+    Generator,
+    LogFn,
+    LossMeter,
+    Resume,
+    Synthetic,
+    sample_batch,
+    train_steps,
+)
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {
@@ -189,6 +197,8 @@ class DAGAN(Generator):
     name = "dagan"
     mode = "transfer"
     defaults = DEFAULTS
+    # the gradient penalty differentiates the critic twice, which torch.compile cannot do
+    no_compile = ("critic",)
 
     def __init__(
         self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
@@ -216,6 +226,7 @@ class DAGAN(Generator):
         device: torch.device,
         log: LogFn,
         log_every: int = 10,
+        resume: Resume | None = None,
     ) -> None:
         """WGAN-GP training on ``(x, x')`` same-class pairs; ``steps`` counts generator steps,
         each after ``n_critic`` critic steps. Logged losses are means over the steps since the
@@ -235,7 +246,7 @@ class DAGAN(Generator):
             return x.to(device), real.to(device), z
 
         meter = LossMeter(log, log_every, steps)
-        for step in range(1, steps + 1):
+        for step in train_steps(steps, resume, self, [opt_g, opt_c], generator, meter):
             # ---- critic: n_critic steps, generator frozen
             self.critic.requires_grad_(True)
             for _ in range(n_critic):

@@ -25,7 +25,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from genaug.errors import GenaugError
-from genaug.models.base import Generator, LogFn, LossMeter, Synthetic, sample_batch
+from genaug.models.base import (
+    Generator,
+    LogFn,
+    LossMeter,
+    Resume,
+    Synthetic,
+    sample_batch,
+    train_steps,
+)
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {
@@ -240,6 +248,7 @@ class InfoGAN(Generator):
         device: torch.device,
         log: LogFn,
         log_every: int = 10,
+        resume: Resume | None = None,
     ) -> None:
         """Alternating Adam steps as in ``pytorch/examples/dcgan``: the discriminator (trunk and
         all three heads) on ``discriminator_loss + info_weight * info_loss + noise_weight *
@@ -254,7 +263,7 @@ class InfoGAN(Generator):
         opt_g = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
         meter = LossMeter(log, log_every, steps)
-        for step in range(1, steps + 1):
+        for step in train_steps(steps, resume, self, [opt_g, opt_d], generator, meter):
             rows = sample_batch(len(images), batch_size, generator)
             real = images[rows].to(device)
             codes = self.sample_codes(len(rows), generator)

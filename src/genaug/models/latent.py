@@ -22,7 +22,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from genaug.errors import GenaugError
-from genaug.models.base import Generator, LogFn, LossMeter, Synthetic, sample_batch
+from genaug.models.base import (
+    Generator,
+    LogFn,
+    LossMeter,
+    Resume,
+    Synthetic,
+    sample_batch,
+    train_steps,
+)
 from genaug.runtime import autocast
 
 DEFAULTS: dict[str, Any] = {
@@ -167,6 +175,7 @@ class LatentAugment(Generator):
         device: torch.device,
         log: LogFn,
         log_every: int = 10,
+        resume: Resume | None = None,
     ) -> None:
         """Adam on the reconstruction loss; ``labels`` are ignored. Logged losses are means
         over the steps since the previous log. Ends by recording ``source_std``."""
@@ -175,7 +184,7 @@ class LatentAugment(Generator):
         self.to(device).train()
         opt = torch.optim.Adam(self.parameters(), lr=lr)
         meter = LossMeter(log, log_every, steps)
-        for step in range(1, steps + 1):
+        for step in train_steps(steps, resume, self, [opt], generator, meter):
             rows = sample_batch(len(images), batch_size, generator)
             x = images[rows].to(device)
             with autocast(device):
