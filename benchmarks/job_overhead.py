@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(config["classifier"])
     if args.steps:
         settings["steps"] = args.steps
-    seeds = config["fewshot"]["seeds"][: args.seeds]
+    seeds = config["replicates"][: args.seeds]
     samples: dict[str, list[list[float | None]]] = {}
 
     def add(name: str, value: list[float | None]) -> None:
