@@ -23,7 +23,6 @@ START, START_CPU, START_WALL = time.perf_counter(), time.process_time(), time.ti
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -32,20 +31,11 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import yaml  # noqa: E402
+from throughput import cpu_name  # noqa: E402  (same folder)
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = ["measurement", "median_s", "min_s", "median_cpu_s", "repeats", "seeds", "method",
           "k", "steps", "threads", "device_name", "torch"]  # fmt: skip
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def job(args: argparse.Namespace) -> dict:

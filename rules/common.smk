@@ -1,7 +1,7 @@
 # Names, paths and input functions shared by the rules.
 import re
 
-from genaug.workflow import parse_regime, regimes, scenario_methods
+from genaug.workflow import regimes, scenario_methods
 
 OUT = config["outdir"]
 SEEDS = config["replicates"]
@@ -47,10 +47,6 @@ def prepare_input(wildcards):
     if not os.path.isabs(path) and not os.path.exists(path):
         path = os.path.join(workflow.basedir, path)
     return {"table": path}
-
-
-def scenario_of(regime):
-    return parse_regime(regime).scenario
 
 
 def checkpoint_scope(generator, regime, seed):
