@@ -269,7 +269,7 @@ def test_killed_job_resumes_in_snakemakes_retry(uninterrupted, tmp_path):
             proc.wait()
     assert proc.returncode == 0, out
     assert "Trying to restart job" in out  # the first attempt failed
-    log = (work / "results/logs/train_generator/cvae/k1-seed0.log").read_text()
+    log = (work / "results/logs/train_generator/cvae/k1.log").read_text()  # every seed of k1
     assert "resuming from step " in log
     assert not checkpoint.exists()
     assert_same_outputs(work / TARGETS["cvae"], uninterrupted / TARGETS["cvae"])
