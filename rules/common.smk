@@ -1,7 +1,7 @@
 # Names, paths and input functions shared by the rules.
 import re
 
-from genaug.workflow import regimes, scenario_methods
+from genaug.workflow import LEVEL_COLUMN, regimes, scenario_methods
 
 OUT = config["outdir"]
 SEEDS = config["replicates"]

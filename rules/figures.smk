@@ -20,7 +20,7 @@ rule figure_metric:
     threads: 1
     params:
         scenario=lambda wc: SCENARIO_OF_AXIS[wc.axis],
-        by=lambda wc: "k" if wc.axis == "shots" else "fraction",
+        by=lambda wc: LEVEL_COLUMN[SCENARIO_OF_AXIS[wc.axis]],
     script:
         "../scripts/figure_metric.py"
 

@@ -40,7 +40,7 @@ rule stats:
     params:
         settings=config["stats"],
         metrics=lambda wc: METRICS[wc.scenario],
-        by=lambda wc: "k" if wc.scenario == "fewshot" else "fraction",
+        by=lambda wc: LEVEL_COLUMN[wc.scenario],
         baseline="none",
     script:
         "../scripts/stats.py"

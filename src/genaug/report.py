@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from genaug.provenance import code_version, config_hash
+from genaug.workflow import LEVEL_COLUMN
 
 RUN_COLUMNS = [
     "method",
@@ -32,8 +33,8 @@ RUN_COLUMNS = [
     "train_seconds",
     "device",
 ]
-#: the column that orders each scenario's regimes, and how the summary names it
-LEVEL = {"fewshot": ("k", "k"), "imbalance": ("fraction", "kept fraction")}
+#: how the summary names each scenario's regime level
+LEVEL_NAME = {"fewshot": "k", "imbalance": "kept fraction"}
 
 
 def collect_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -54,7 +55,7 @@ def collect_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
         )
         rows.append(row)
     df = pd.DataFrame(rows).dropna(axis=1, how="all")
-    level = LEVEL[df["scenario"].iloc[0]][0]
+    level = LEVEL_COLUMN[df["scenario"].iloc[0]]
     return df.sort_values(["method", level, "replicate"], ignore_index=True)
 
 
@@ -122,7 +123,7 @@ def summary_markdown(config: dict, scenarios: Mapping[str, tuple[str, pd.DataFra
 
 
 def _pivot_markdown(runs: pd.DataFrame, scenario: str, metric: str) -> str:
-    level, name = LEVEL[scenario]
+    level, name = LEVEL_COLUMN[scenario], LEVEL_NAME[scenario]
     table = runs.pivot_table(index="method", columns=level, values=metric, aggfunc="mean")
     header = "| method | " + " | ".join(f"{name} = {v:g}" for v in table.columns) + " |"
     rule = "|---|" + "---:|" * len(table.columns)

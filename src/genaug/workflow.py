@@ -72,6 +72,8 @@ def _description(schema: dict, path: list) -> str | None:
 # --------------------------------------------------------------------------- regimes
 #: baselines that only make sense when one class is rarer than the others
 IMBALANCE_ONLY = ("oversample", "undersample", "weighted")
+#: the run-table column that holds each scenario's regime level
+LEVEL_COLUMN = {"fewshot": "k", "imbalance": "fraction"}
 
 
 @dataclass(frozen=True)
