@@ -148,10 +148,19 @@ def test_cohens_dz_is_t_over_sqrt_n():
 
 
 # --------------------------------------------------------------------------- Holm
-def test_holm_hand_worked():
-    adj = S.holm([0.01, 0.04, 0.03, 0.005])
-    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> max-accumulated 0.06
-    np.testing.assert_allclose(adj, [0.03, 0.06, 0.06, 0.02])
+@pytest.mark.parametrize(
+    "p, expected",
+    [
+        # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> max-accumulated 0.06
+        ([0.01, 0.04, 0.03, 0.005], [0.03, 0.06, 0.06, 0.02]),
+        # sorted: 0.001*5=0.005, 0.01*4=0.04, 0.012*3=0.036 -> 0.04, 0.2*2=0.4, 0.7*1=0.7
+        ([0.2, 0.012, 0.7, 0.001, 0.01], [0.4, 0.04, 0.7, 0.005, 0.04]),
+        # sorted: 0.3*3=0.9, 0.4*2=0.8 -> 0.9, 0.9*1=0.9
+        ([0.9, 0.3, 0.4], [0.9, 0.9, 0.9]),
+    ],
+)
+def test_holm_hand_worked(p, expected):
+    np.testing.assert_allclose(S.holm(p), expected, rtol=1e-12)
 
 
 def test_holm_nan_cap_and_monotone():
@@ -267,3 +276,19 @@ def test_describe():
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(
         st.t.interval(0.95, 7, loc=g.mean(), scale=st.sem(g))
     )
+
+
+# --------------------------------------------------------------------------- direction
+def test_one_sided_p_points_towards_better():
+    runs = _runs()
+    good = runs[runs["method"] == "good"].reset_index(drop=True)
+    none = runs[runs["method"] == "none"].reset_index(drop=True)  # same (k, replicate) order
+    worse = good.assign(method="worse", accuracy=2 * none["accuracy"] - good["accuracy"])
+    table = S.compare(pd.concat([runs, worse])).set_index(["method", "k"])
+    good, bad = table.loc["good"], table.loc["worse"]
+    assert (good["p_one_sided"] < 1e-4).all() and (bad["p_one_sided"] > 1 - 1e-4).all()
+    assert (bad["confidence_better"] < 1e-4).all() and not bad["significant"].any()
+    # mirror images: same two-sided p, one-sided p's that add up to one, opposite t
+    np.testing.assert_allclose(good["paired_p"], bad["paired_p"], rtol=1e-9)
+    np.testing.assert_allclose(good["p_one_sided"] + bad["p_one_sided"], 1.0, rtol=1e-12)
+    np.testing.assert_allclose(good["paired_t"], -bad["paired_t"], rtol=1e-9)

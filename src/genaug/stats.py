@@ -1,10 +1,13 @@
-"""Does a method beat the baseline? t-tests, effect sizes, Holm correction and a results table.
+"""Does a method beat the baseline? t-tests, effect sizes, Holm correction and the tables of
+one scenario.
 
-Only numpy and scipy.special are used (the Student t CDF ``stdtr`` and its inverse ``stdtrit``,
-which is what scipy.stats.t calls underneath, without scipy.stats' import cost); every statistic
-is written out here so a reader can check the formula against a textbook.
-``tests/test_stats.py`` checks them against scipy.stats.  The Markdown rendering of the tables
-is :func:`genaug.report.to_markdown`.
+The statistics come from libraries: t-tests with their p-values and confidence intervals from
+scipy.stats (``ttest_1samp``, ``ttest_rel``, ``ttest_ind(equal_var=False)``, each with
+``alternative=`` and ``.confidence_interval()``), the Holm correction from statsmodels'
+``multipletests``.  Written here by hand is only what no library does for us: the conventions
+below, Hedges' g and Cohen's d_z (see why in their docstrings), and pairing the runs by
+replicate into tables.  The Markdown rendering of the tables is
+:func:`genaug.report.to_markdown`.
 
 Conventions shared by every function:
 
@@ -27,16 +30,20 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import special
+from scipy import stats as st
+from statsmodels.stats.multitest import multipletests
 
 from genaug.errors import GenaugError
 
 __all__ = [
+    "COMPARE_COLUMNS",
+    "DESCRIBE_COLUMNS",
     "TTest",
     "compare",
     "cohens_dz",
@@ -94,16 +101,12 @@ def _check_confidence(confidence: float) -> None:
 
 
 def _mean(x: np.ndarray) -> float:
-    return float(np.sum(x) / x.size) if x.size else NAN
+    return float(np.mean(x)) if x.size else NAN
 
 
-def _var(x: np.ndarray) -> float:
-    """Unbiased sample variance  s^2 = sum (x_i - mean)^2 / (n - 1);  NaN for n < 2."""
-    n = x.size
-    if n < 2:
-        return NAN
-    m = _mean(x)
-    return float(np.sum((x - m) ** 2) / (n - 1))
+def _sd(x: np.ndarray) -> float:
+    """Sample standard deviation (ddof = 1); NaN for fewer than two values."""
+    return float(np.std(x, ddof=1)) if x.size >= 2 else NAN
 
 
 def _is_zero(sd: float, *samples: np.ndarray) -> bool:
@@ -112,47 +115,23 @@ def _is_zero(sd: float, *samples: np.ndarray) -> bool:
     return sd <= _ZERO_RTOL * scale
 
 
-def _t_quantile(confidence: float, df: float) -> float:
-    """Two-sided critical value  t_{(1+c)/2, df}."""
-    if not df > 0:  # also catches NaN
-        return NAN
-    return float(special.stdtrit(df, 0.5 + confidence / 2.0))
-
-
-def _interval(center: float, se: float, q: float, zero: bool) -> tuple[float, float]:
-    if zero:
-        return center, center
-    half = q * se
-    return center - half, center + half
-
-
-def _p_values(t: float, df: float) -> tuple[float, float]:
-    """(two-sided p = 2 P(T >= |t|), one-sided p for H1 'greater' = P(T >= t)).
-
-    P(T >= t) is computed as the CDF at -t (symmetry), which keeps precision for large t.
-    """
-    if not (np.isfinite(t) and df > 0):
-        return NAN, NAN
-    return float(2.0 * special.stdtr(df, -abs(t))), float(special.stdtr(df, -t))
-
-
 # --------------------------------------------------------------------------- one sample
 def mean_ci(x, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t-based confidence interval:  mean +- t_{(1+c)/2, n-1} * s / sqrt(n).
+    """Mean and its t-based confidence interval (scipy's ``ttest_1samp(...).confidence_interval``:
+    mean +- t_{(1+c)/2, n-1} * s / sqrt(n)).
 
     n = 0 gives three NaNs; n = 1 gives the value and NaN bounds; zero spread gives
     ``(mean, mean, mean)``.
     """
     _check_confidence(confidence)
     x = _clean(x)
-    n = x.size
     m = _mean(x)
-    if n < 2:
+    if x.size < 2:
         return m, NAN, NAN
-    sd = math.sqrt(_var(x))
-    se = sd / math.sqrt(n)
-    low, high = _interval(m, se, _t_quantile(confidence, n - 1), _is_zero(sd, x))
-    return m, low, high
+    if _is_zero(_sd(x), x):
+        return m, m, m
+    ci = st.ttest_1samp(x, 0.0).confidence_interval(confidence)
+    return m, float(ci.low), float(ci.high)
 
 
 # --------------------------------------------------------------------------- two samples
@@ -161,7 +140,7 @@ class TTest:
     """Result of a two-sample t-test of mean(a) - mean(b).
 
     ``p_greater`` is the one-sided p-value for H1: mean(a) > mean(b) (paired: mean(a - b) > 0).
-    ``ci_low``/``ci_high`` bound the difference ``diff`` at the requested confidence.
+    ``ci_low``/``ci_high`` bound the difference ``diff`` at the requested confidence (two-sided).
     """
 
     t: float
@@ -176,33 +155,41 @@ class TTest:
         return asdict(self)
 
 
-def welch_ttest(a, b, confidence: float = 0.95) -> TTest:
-    """Welch's unequal-variance t-test.
+def _scipy_ttest(test: Callable, a, b, diff: float, confidence: float, **kw) -> TTest:
+    """A scipy.stats t-test of a against b: two-sided (t, df, p, CI) and one-sided 'greater' (p)."""
+    with warnings.catch_warnings():
+        # scipy warns when a sample is (nearly) constant; the callers have already turned a zero
+        # standard error into NaN, so at most one Welch sample is constant here, which is fine
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        two = test(a, b, **kw)
+        greater = test(a, b, alternative="greater", **kw)
+    ci = two.confidence_interval(confidence)
+    return TTest(
+        float(two.statistic),
+        float(two.df),
+        float(two.pvalue),
+        float(greater.pvalue),
+        diff,
+        float(ci.low),
+        float(ci.high),
+    )
 
-        diff = mean(a) - mean(b),   se^2 = s_a^2 / n_a + s_b^2 / n_b,   t = diff / se,
-        df   = se^4 / ( (s_a^2/n_a)^2 / (n_a - 1) + (s_b^2/n_b)^2 / (n_b - 1) )
-               (Welch-Satterthwaite degrees of freedom)
-        CI   = diff +- t_{(1+c)/2, df} * se.
+
+def welch_ttest(a, b, confidence: float = 0.95) -> TTest:
+    """Welch's unequal-variance t-test of mean(a) - mean(b) (scipy's
+    ``ttest_ind(equal_var=False)``, Welch-Satterthwaite degrees of freedom).
 
     Needs at least two values in each sample (otherwise everything but ``diff`` is NaN).  If both
     samples have zero spread, se = 0 and df = 0/0: t, df and p are NaN and the CI is [diff, diff].
     """
     _check_confidence(confidence)
     a, b = _clean(a, "a"), _clean(b, "b")
-    na, nb = a.size, b.size
-    diff = _mean(a) - _mean(b) if na and nb else NAN
-    if na < 2 or nb < 2:
+    diff = _mean(a) - _mean(b) if a.size and b.size else NAN
+    if a.size < 2 or b.size < 2:
         return TTest(NAN, NAN, NAN, NAN, diff, NAN, NAN)
-    var_a, var_b = _var(a), _var(b)
-    if _is_zero(math.sqrt(var_a), a, b) and _is_zero(math.sqrt(var_b), a, b):
+    if _is_zero(_sd(a), a, b) and _is_zero(_sd(b), a, b):
         return TTest(NAN, NAN, NAN, NAN, diff, diff, diff)
-    va, vb = var_a / na, var_b / nb
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    t = diff / se
-    p2, pg = _p_values(t, df)
-    low, high = _interval(diff, se, _t_quantile(confidence, df), False)
-    return TTest(float(t), float(df), p2, pg, float(diff), low, high)
+    return _scipy_ttest(st.ttest_ind, a, b, diff, confidence, equal_var=False)
 
 
 def _paired_arrays(a, b) -> tuple[np.ndarray, np.ndarray]:
@@ -230,10 +217,7 @@ def _paired_arrays(a, b) -> tuple[np.ndarray, np.ndarray]:
 
 
 def paired_ttest(a, b, confidence: float = 0.95) -> TTest:
-    """Paired t-test on the differences d_i = a_i - b_i.
-
-        diff = mean(d),   se = s_d / sqrt(n),   t = diff / se,   df = n - 1,
-        CI   = diff +- t_{(1+c)/2, n-1} * se.
+    """Paired t-test on the differences d_i = a_i - b_i (scipy's ``ttest_rel``, df = n - 1).
 
     ``a`` and ``b`` must pair up: equal lengths (element i with element i), or two pandas Series
     with the same set of unique index labels (paired by label).  Anything else raises ValueError.
@@ -242,20 +226,12 @@ def paired_ttest(a, b, confidence: float = 0.95) -> TTest:
     """
     _check_confidence(confidence)
     a, b = _paired_arrays(a, b)
-    d = a - b
-    n = d.size
-    diff = _mean(d)
-    if n < 2:
+    diff = _mean(a - b)
+    if a.size < 2:
         return TTest(NAN, NAN, NAN, NAN, diff, NAN, NAN)
-    df = n - 1
-    sd = math.sqrt(_var(d))
-    if _is_zero(sd, a, b):
-        return TTest(NAN, float(df), NAN, NAN, diff, diff, diff)
-    se = sd / math.sqrt(n)
-    t = diff / se
-    p2, pg = _p_values(t, df)
-    low, high = _interval(diff, se, _t_quantile(confidence, df), False)
-    return TTest(float(t), float(df), p2, pg, diff, low, high)
+    if _is_zero(_sd(a - b), a, b):
+        return TTest(NAN, float(a.size - 1), NAN, NAN, diff, diff, diff)
+    return _scipy_ttest(st.ttest_rel, a, b, diff, confidence)
 
 
 # --------------------------------------------------------------------------- effect sizes
@@ -267,15 +243,18 @@ def hedges_g(a, b) -> float:
         J   = Gamma(m / 2) / ( sqrt(m / 2) * Gamma((m - 1) / 2) ),   m = n_a + n_b - 2
         g   = J * d.
 
-    J is the exact correction (Hedges 1981); the familiar 1 - 3 / (4 m - 1) approximates it to
-    within 0.1 % once m >= 4.  NaN if either sample has fewer than two values or s_p is zero.
+    Written by hand: scipy has no Hedges' g, and statsmodels' only one,
+    ``statsmodels.stats.meta_analysis.effectsize_smd`` (0.15), is documented as "API will still
+    change" and uses the approximation J = 1 - 3 / (4 m - 1) rather than the exact correction
+    (Hedges 1981) used here; the two agree to within 0.1 % once m >= 4.
+    NaN if either sample has fewer than two values or s_p is zero.
     """
     a, b = _clean(a, "a"), _clean(b, "b")
     na, nb = a.size, b.size
     if na < 2 or nb < 2:
         return NAN
     m = na + nb - 2
-    sp = math.sqrt(((na - 1) * _var(a) + (nb - 1) * _var(b)) / m)
+    sp = math.sqrt(((na - 1) * _sd(a) ** 2 + (nb - 1) * _sd(b) ** 2) / m)
     if _is_zero(sp, a, b):
         return NAN
     d = (_mean(a) - _mean(b)) / sp
@@ -286,47 +265,39 @@ def hedges_g(a, b) -> float:
 def cohens_dz(a, b) -> float:
     """Cohen's d_z for paired samples: mean(d) / s_d with d_i = a_i - b_i (= t / sqrt(n)).
 
-    Pairing rules as in :func:`paired_ttest`.  NaN if fewer than two pairs or s_d is zero.
+    Written by hand (one line; neither scipy nor statsmodels has it).  Pairing rules as in
+    :func:`paired_ttest`.  NaN if fewer than two pairs or s_d is zero.
     """
     a, b = _paired_arrays(a, b)
     d = a - b
-    if d.size < 2:
+    sd = _sd(d)
+    if d.size < 2 or _is_zero(sd, a, b):
         return NAN
-    sd = math.sqrt(_var(d))
-    if _is_zero(sd, a, b):
-        return NAN
-    return float(_mean(d) / sd)
+    return _mean(d) / sd
 
 
 # --------------------------------------------------------------------------- multiplicity
 def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni step-down adjusted p-values.
+    """Holm-Bonferroni step-down adjusted p-values, by statsmodels'
+    ``multipletests(method="holm")``, in the input order: with the m p-values sorted,
+    adj_(i) = min(1, max_{j <= i} (m - j + 1) p_(j)).
 
-    With the m non-NaN p-values sorted ascending, p_(1) <= ... <= p_(m):
-
-        adj_(i) = min(1, max_{j <= i} (m - j + 1) p_(j))
-
-    returned in the input order.  Reject H_(i) at level alpha iff adj_(i) < alpha (equivalently
-    <=; ties are measure-zero).  NaN entries stay NaN and do not count towards m.
+    Reject H_(i) at level alpha iff adj_(i) < alpha (equivalently <=; ties are measure-zero).
+    NaN entries stay NaN and do not count towards m.
     """
-    p = np.asarray(pvalues, dtype=float)
-    if p.ndim != 1:
-        p = p.reshape(-1)
+    p = np.asarray(pvalues, dtype=float).reshape(-1)
     out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
-    if m == 0:
+    ok = ~np.isnan(p)
+    if not ok.any():
         return out
     if np.any((p[ok] < 0) | (p[ok] > 1)):
         raise ValueError("p-values must lie in [0, 1]")
-    order = ok[np.argsort(p[ok], kind="stable")]
-    factors = m - np.arange(m)  # m, m-1, ..., 1
-    adjusted = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
-    out[order] = adjusted
+    out[ok] = multipletests(p[ok], method="holm")[1]
     return out
 
 
 # --------------------------------------------------------------------------- tables of runs
+# The pairing of runs by replicate and the layout of the tables are genaug's own: written here.
 def _check_runs(runs: pd.DataFrame, metric: str, by: str = "k") -> pd.DataFrame:
     missing = [c for c in ("method", by, "replicate", metric) if c not in runs.columns]
     if missing:
@@ -341,7 +312,10 @@ def _check_runs(runs: pd.DataFrame, metric: str, by: str = "k") -> pd.DataFrame:
 
 
 def describe(
-    runs: pd.DataFrame, metric: str = "accuracy", confidence: float = 0.95, by: str = "k"
+    runs: pd.DataFrame,
+    metric: str = "accuracy",
+    confidence: float = 0.95,
+    by: str = "k",
 ) -> pd.DataFrame:
     """Per (method, k), baseline included: n, mean, std (ddof=1) and the t-based CI of the mean.
 
@@ -360,7 +334,7 @@ def describe(
                 "k": k,
                 "n": int(x.size),
                 "mean": mean,
-                "std": math.sqrt(_var(x)) if x.size >= 2 else NAN,
+                "std": _sd(x),
                 "ci_low": low,
                 "ci_high": high,
             }
