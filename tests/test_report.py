@@ -24,6 +24,7 @@ def test_to_markdown():
     assert "1 − one-sided p" in md and "NOT 1 − two-sided p" in md and "DAGAN PyTorch" in md
     assert "Holm" in md and "across all" in md
     assert "95% t-intervals" in md and "in percentage points" in md
+    assert "clipped to the metric's range [0, 100] (Δ: [-100, 100])" in md
     assert "<0.001" in md and ">99.9%" in md
     good1 = next(ln for ln in lines if ln.startswith("| good | 1 |"))
     mean = table.loc[0, "mean"] * 100
@@ -40,6 +41,13 @@ def test_to_markdown_degenerate_and_empty():
     assert "n/a" in md and "| 10.0 [10.0, 10.0] |" in md
     empty = report.to_markdown(stats.compare(runs[runs["method"] == "none"]), level_text=LEVEL)
     assert "Holm" in empty and "across all 0 comparisons" in empty
+
+
+def test_unbounded_metric_is_neither_percent_nor_clipped():
+    runs = _runs().assign(score=lambda df: 10 * df["accuracy"])
+    md = report.to_markdown(stats.compare(runs, "score"), "score", level_text="each k")
+    assert "at each k, paired" in md and "score [95% CI]" in md
+    assert "clipped" not in md and "percentage points" not in md and "(%)" not in md
 
 
 def test_comparisons_markdown_one_section_per_metric():

@@ -260,6 +260,8 @@ def test_compare_degenerate_and_errors():
         S.compare(runs, metric="loss")
     with pytest.raises(GenaugError):
         S.compare(pd.concat([runs, runs.iloc[:1]]))
+    with pytest.raises(GenaugError, match="outside its range"):
+        S.compare(runs.assign(accuracy=runs["accuracy"] * 20))
     # only the baseline: an empty table
     empty = S.compare(runs[runs["method"] == "none"])
     assert empty.empty and list(empty.columns) == S.COMPARE_COLUMNS
@@ -276,6 +278,52 @@ def test_describe():
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(
         st.t.interval(0.95, 7, loc=g.mean(), scale=st.sem(g))
     )
+
+
+# --------------------------------------------------------------------------- bounded metrics
+# a minority F1 over four replicates, whose t-interval leaves [0, 1]
+F1 = np.array([0.0, 0.0, 0.9, 1.0])
+
+
+def test_mean_ci_of_a_bounded_metric_is_clipped():
+    raw = st.t.interval(0.95, 3, loc=F1.mean(), scale=st.sem(F1))
+    assert raw[0] < 0 and raw[1] > 1  # what was clipped
+    assert S.mean_ci(F1, bounds=(0.0, 1.0)) == (pytest.approx(F1.mean()), 0.0, 1.0)
+    m, lo, hi = S.mean_ci(F1 / 4, bounds=(0.0, 1.0))  # low end clipped only
+    assert lo == 0.0 and hi == pytest.approx(m + (raw[1] - F1.mean()) / 4)
+    assert S.mean_ci(F1)[1:] == pytest.approx(raw)  # no bounds: the plain t-interval
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+def test_compare_and_describe_keep_bounded_intervals_inside(confidence):
+    rows = [("none", 0.1, r, v) for r, v in enumerate([1.0, 0.9, 0.0, 0.0])]
+    rows += [("dagan", 0.1, r, v) for r, v in enumerate(F1)]
+    rows += [("none", 0.5, r, v) for r, v in enumerate([0.2, 0.95, 0.5, 0.6])]
+    rows += [("dagan", 0.5, r, v) for r, v in enumerate([0.0, 0.99, 0.98, 0.97])]
+    runs = pd.DataFrame(rows, columns=["method", "fraction", "replicate", "minority_f1"])
+    table = S.compare(runs, "minority_f1", confidence=confidence, by="fraction")
+    assert table.attrs["bounds"] == (0.0, 1.0)
+    assert ((table["ci_low"] >= 0) & (table["ci_high"] <= 1)).all()
+    assert ((table["diff_ci_low"] >= -1) & (table["diff_ci_high"] <= 1)).all()
+    assert (table["diff_ci_low"] == -1).any() and (table["diff_ci_high"] == 1).any()  # clipped
+    d = S.describe(runs, "minority_f1", confidence, by="fraction")
+    assert ((d["ci_low"] >= 0) & (d["ci_high"] <= 1)).all() and (d["ci_low"] == 0).any()
+    # an explicit range overrides the known one; a metric not known is unbounded
+    wide = S.compare(runs, "minority_f1", confidence=confidence, by="fraction", bounds=(-9, 9))
+    assert (wide["diff_ci_low"] < -1).any()
+    other = S.describe(
+        runs.rename(columns={"minority_f1": "score"}), "score", confidence, "fraction"
+    )
+    assert other.attrs["bounds"] is None and (other["ci_low"] < 0).any()
+
+
+def test_every_reported_metric_is_bounded():
+    from genaug.metrics import classification_metrics
+
+    y = np.array([0, 1, 1, 2])
+    reported = classification_metrics(y, y, np.eye(3)[y], minority=1)
+    assert set(reported) == set(S.METRIC_BOUNDS)
+    assert all(lo <= reported[m] <= hi for m, (lo, hi) in S.METRIC_BOUNDS.items())
 
 
 # --------------------------------------------------------------------------- direction

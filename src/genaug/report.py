@@ -176,17 +176,17 @@ def to_markdown(
     with the baseline at <level_text>"), e.g. "k shots per class".  ``baseline``, ``confidence``
     and ``alpha`` default to what ``compare`` recorded in ``table.attrs`` (else "none", 0.95,
     0.05).  ``percent`` shows the metric as percentages with one decimal (differences in
-    percentage points); by default it is on when every mean lies in [0, 1], as accuracies do.
+    percentage points); by default it is on when the metric's recorded ``bounds`` are [0, 1].
     p-values get three significant digits, or "<0.001".
     """
     attrs = table.attrs
     by = attrs.get("by", "k")
+    bounds = attrs.get("bounds")
     baseline = baseline if baseline is not None else attrs.get("baseline", "none")
     confidence = confidence if confidence is not None else attrs.get("confidence", 0.95)
     alpha = alpha if alpha is not None else attrs.get("alpha", 0.05)
     if percent is None:
-        vals = pd.concat([table["mean"], table["baseline_mean"]]).dropna()
-        percent = bool(((vals >= 0) & (vals <= 1)).all())
+        percent = bounds is not None and tuple(bounds) == (0.0, 1.0)
     scale = 100.0 if percent else 1.0
     level = f"{confidence * 100:g}%"
 
@@ -238,6 +238,14 @@ def to_markdown(
         ]
         lines.append("| " + " | ".join(cells) + " |")
     m = int(table["p_one_sided"].notna().sum())
+    clipped = ""
+    if bounds is not None:
+        low, high = (b * scale for b in bounds)
+        clipped = (
+            f", clipped to the metric's range [{low:g}, {high:g}] (Δ: "
+            f"[{low - high:g}, {high - low:g}]); clipping removes only impossible values, "
+            "so the coverage is unchanged"
+        )
     legend = [
         "",
         f"Each row compares a method with the baseline `{baseline}` at {level_text}, paired by "
@@ -253,8 +261,9 @@ def to_markdown(
         + f"; Significant = p (Holm) < {alpha:g}.",
         f"- CIs are {level} t-intervals: of the method's mean, and of the mean paired "
         "difference (Δ)"
-        + (", in percentage points." if percent else ".")
-        + " Hedges' g: pooled-SD standardized mean difference with small-sample correction; "
+        + (", in percentage points" if percent else "")
+        + clipped
+        + ". Hedges' g: pooled-SD standardized mean difference with small-sample correction; "
         "d_z: mean paired difference / SD of the differences.",
         "- n/a: undefined (fewer than two pairs, or zero variance, e.g. all runs equal).",
     ]

@@ -5,8 +5,8 @@ The statistics come from libraries: t-tests with their p-values and confidence i
 scipy.stats (``ttest_1samp``, ``ttest_rel``, ``ttest_ind(equal_var=False)``, each with
 ``alternative=`` and ``.confidence_interval()``), the Holm correction from statsmodels'
 ``multipletests``.  Written here by hand is only what no library does for us: the conventions
-below, Hedges' g and Cohen's d_z (see why in their docstrings), and pairing the runs by
-replicate into tables.  The Markdown rendering of the tables is
+below, Hedges' g and Cohen's d_z (see why in their docstrings), clipping intervals to a metric's
+range, and pairing the runs by replicate into tables.  The Markdown rendering of the tables is
 :func:`genaug.report.to_markdown`.
 
 Conventions shared by every function:
@@ -24,13 +24,17 @@ Conventions shared by every function:
 * A standard deviation counts as zero when it is below ``1e-12`` times the data's scale, so that
   floating-point noise in differences such as ``0.72 - 0.70`` vs ``0.52 - 0.50`` does not turn into
   a t statistic of 1e15.
+* Intervals of a bounded metric (``METRIC_BOUNDS``: every metric genaug.metrics reports lies in
+  [0, 1]) are clipped to its range, and intervals of a difference of two such values to
+  [lo - hi, hi - lo].  The true value lies in the range, so clipping removes only impossible
+  values and leaves the coverage of the t-interval exactly as it was.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -44,6 +48,7 @@ from genaug.errors import GenaugError
 __all__ = [
     "COMPARE_COLUMNS",
     "DESCRIBE_COLUMNS",
+    "METRIC_BOUNDS",
     "TTest",
     "compare",
     "cohens_dz",
@@ -84,6 +89,21 @@ COMPARE_COLUMNS = [
     "significant",
 ]
 DESCRIBE_COLUMNS = ["method", "k", "n", "mean", "std", "ci_low", "ci_high"]
+#: the range of each metric genaug.metrics.classification_metrics reports (all are rates or an
+#: AUROC); intervals of these metrics are clipped to it
+METRIC_BOUNDS: Mapping[str, tuple[float, float]] = {
+    metric: (0.0, 1.0)
+    for metric in (
+        "accuracy",
+        "balanced_accuracy",
+        "minority_recall",
+        "minority_precision",
+        "minority_f1",
+        "minority_auroc",
+    )
+}
+
+Bounds = tuple[float, float] | None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -115,10 +135,25 @@ def _is_zero(sd: float, *samples: np.ndarray) -> bool:
     return sd <= _ZERO_RTOL * scale
 
 
+def _clip(low: float, high: float, bounds: Bounds) -> tuple[float, float]:
+    """An interval cut to ``bounds`` (NaN ends stay NaN)."""
+    if bounds is None:
+        return low, high
+    return float(np.clip(low, *bounds)), float(np.clip(high, *bounds))
+
+
+def _difference_bounds(bounds: Bounds) -> Bounds:
+    """The range of a difference of two values that each lie in ``bounds``."""
+    if bounds is None:
+        return None
+    width = bounds[1] - bounds[0]
+    return -width, width
+
+
 # --------------------------------------------------------------------------- one sample
-def mean_ci(x, confidence: float = 0.95) -> tuple[float, float, float]:
+def mean_ci(x, confidence: float = 0.95, bounds: Bounds = None) -> tuple[float, float, float]:
     """Mean and its t-based confidence interval (scipy's ``ttest_1samp(...).confidence_interval``:
-    mean +- t_{(1+c)/2, n-1} * s / sqrt(n)).
+    mean +- t_{(1+c)/2, n-1} * s / sqrt(n)), clipped to ``bounds`` if given.
 
     n = 0 gives three NaNs; n = 1 gives the value and NaN bounds; zero spread gives
     ``(mean, mean, mean)``.
@@ -131,7 +166,7 @@ def mean_ci(x, confidence: float = 0.95) -> tuple[float, float, float]:
     if _is_zero(_sd(x), x):
         return m, m, m
     ci = st.ttest_1samp(x, 0.0).confidence_interval(confidence)
-    return m, float(ci.low), float(ci.high)
+    return (m, *_clip(float(ci.low), float(ci.high), bounds))
 
 
 # --------------------------------------------------------------------------- two samples
@@ -298,7 +333,11 @@ def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- tables of runs
 # The pairing of runs by replicate and the layout of the tables are genaug's own: written here.
-def _check_runs(runs: pd.DataFrame, metric: str, by: str = "k") -> pd.DataFrame:
+def _metric_bounds(metric: str, bounds: Bounds) -> Bounds:
+    return bounds if bounds is not None else METRIC_BOUNDS.get(metric)
+
+
+def _check_runs(runs: pd.DataFrame, metric: str, by: str, bounds: Bounds) -> pd.DataFrame:
     missing = [c for c in ("method", by, "replicate", metric) if c not in runs.columns]
     if missing:
         raise GenaugError(
@@ -308,6 +347,13 @@ def _check_runs(runs: pd.DataFrame, metric: str, by: str = "k") -> pd.DataFrame:
     df = runs[["method", by, "replicate", metric]].copy()
     df["method"] = df["method"].astype(str)
     df[metric] = pd.to_numeric(df[metric], errors="coerce").astype(float)
+    if bounds is not None:
+        outside = df[metric][(df[metric] < bounds[0]) | (df[metric] > bounds[1])]
+        if len(outside):
+            raise GenaugError(
+                f"{len(outside)} runs have {metric} outside its range {list(bounds)}, e.g. "
+                f"{outside.iloc[0]!r}; fix the metrics records or pass bounds= the metric's range"
+            )
     return df
 
 
@@ -316,18 +362,22 @@ def describe(
     metric: str = "accuracy",
     confidence: float = 0.95,
     by: str = "k",
+    bounds: Bounds = None,
 ) -> pd.DataFrame:
     """Per (method, k), baseline included: n, mean, std (ddof=1) and the t-based CI of the mean.
 
     Sorted by method then k.  NaN metric values are not counted.  ``by`` names the column
-    that plays the part of k (e.g. ``fraction`` in the imbalance scenario).
+    that plays the part of k (e.g. ``fraction`` in the imbalance scenario).  ``bounds`` is the
+    metric's range the CI is clipped to; None looks the metric up in ``METRIC_BOUNDS`` (a metric
+    not there is unbounded).
     """
     _check_confidence(confidence)
-    df = _check_runs(runs, metric, by)
+    bounds = _metric_bounds(metric, bounds)
+    df = _check_runs(runs, metric, by, bounds)
     rows = []
     for (method, k), g in df.groupby(["method", by], sort=True):
         x = _clean(g[metric].to_numpy())
-        mean, low, high = mean_ci(x, confidence)
+        mean, low, high = mean_ci(x, confidence, bounds)
         rows.append(
             {
                 "method": method,
@@ -340,7 +390,7 @@ def describe(
             }
         )
     out = pd.DataFrame(rows, columns=DESCRIBE_COLUMNS).rename(columns={"k": by})
-    out.attrs.update(metric=metric, confidence=confidence, by=by)
+    out.attrs.update(metric=metric, confidence=confidence, by=by, bounds=bounds)
     return out
 
 
@@ -351,6 +401,7 @@ def compare(
     alpha: float = 0.05,
     confidence: float = 0.95,
     by: str = "k",
+    bounds: Bounds = None,
 ) -> pd.DataFrame:
     """Every method against the baseline, per k, paired by replicate.
 
@@ -365,15 +416,20 @@ def compare(
     table, and ``significant`` is ``p_holm < alpha`` (False where p is NaN).  A (method, k) with no
     baseline runs to pair with stays in the table with n = 0 and NaN statistics.
 
-    ``by`` names the column that plays the part of k (e.g. ``fraction``).
+    ``by`` names the column that plays the part of k (e.g. ``fraction``).  ``bounds`` is the
+    metric's range: the CI of the mean is clipped to it, the CI of the difference to
+    [lo - hi, hi - lo]; None looks the metric up in ``METRIC_BOUNDS`` (a metric not there is
+    unbounded).  The parameters and ``bounds`` are recorded in ``table.attrs``.
 
-    Raises GenaugError if a column is missing, the baseline never occurs, or a
-    (method, k, replicate) occurs more than once (the pairing would be ambiguous).
+    Raises GenaugError if a column is missing, a value lies outside ``bounds``, the baseline
+    never occurs, or a (method, k, replicate) occurs more than once (the pairing would be
+    ambiguous).
     """
     _check_confidence(confidence)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    df = _check_runs(runs, metric, by)
+    bounds = _metric_bounds(metric, bounds)
+    df = _check_runs(runs, metric, by, bounds)
     dup = df.duplicated(["method", by, "replicate"], keep=False)
     if dup.any():
         first = df.loc[dup, ["method", by, "replicate"]].iloc[0].to_dict()
@@ -395,9 +451,10 @@ def compare(
         pairs = g.merge(b, on="replicate", suffixes=("", "_base")).sort_values("replicate")
         x = pairs[metric].to_numpy()
         y = pairs[f"{metric}_base"].to_numpy()
-        mean, low, high = mean_ci(x, confidence)
+        mean, low, high = mean_ci(x, confidence, bounds)
         w = welch_ttest(x, y, confidence)
         p = paired_ttest(x, y, confidence)
+        diff_low, diff_high = _clip(p.ci_low, p.ci_high, _difference_bounds(bounds))
         rows.append(
             {
                 "method": method,
@@ -408,8 +465,8 @@ def compare(
                 "ci_high": high,
                 "baseline_mean": _mean(y),
                 "diff": p.diff,
-                "diff_ci_low": p.ci_low,
-                "diff_ci_high": p.ci_high,
+                "diff_ci_low": diff_low,
+                "diff_ci_high": diff_high,
                 "welch_t": w.t,
                 "welch_df": w.df,
                 "welch_p": w.p_two_sided,
@@ -430,7 +487,14 @@ def compare(
     out["n"] = out["n"].astype(int)
     out = out.sort_values(["method", "k"], kind="stable").reset_index(drop=True)
     out = out.rename(columns={"k": by})
-    out.attrs.update(metric=metric, baseline=baseline, alpha=alpha, confidence=confidence, by=by)
+    out.attrs.update(
+        metric=metric,
+        baseline=baseline,
+        alpha=alpha,
+        confidence=confidence,
+        by=by,
+        bounds=bounds,
+    )
     return out
 
 
