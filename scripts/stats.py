@@ -2,24 +2,34 @@
 
 from genaug.workflow import run_script
 
+# TODO(scenario): how the legend names a level of each scenario's regime column, keyed by the
+# column; to be replaced by the scenario model, which passes params.level_text.
+LEVEL_TEXT = {
+    "k": "k shots per class",
+    "fraction": "each kept fraction of the minority class's training images",
+}
+
 
 def main(smk):
     import pandas as pd
 
     from genaug import stats
+    from genaug.report import comparisons_markdown
 
     s = smk.params.settings
-    comparisons, markdown, described = stats.scenario_statistics(
+    by = smk.params.by
+    comparisons, tables, described = stats.scenario_statistics(
         pd.read_csv(smk.input.runs),
         smk.params.metrics,
-        smk.params.by,
+        by,
         smk.params.baseline,
         s["alpha"],
         s["confidence"],
     )
+    level_text = smk.params.get("level_text") or LEVEL_TEXT.get(by, f"each {by}")
     comparisons.to_csv(smk.output.comparisons, index=False)
     with open(smk.output.markdown, "w") as fh:
-        fh.write(markdown)
+        fh.write(comparisons_markdown(tables, level_text))
     described.to_csv(smk.output.describe, index=False)
 
 

@@ -148,10 +148,19 @@ def test_cohens_dz_is_t_over_sqrt_n():
 
 
 # --------------------------------------------------------------------------- Holm
-def test_holm_hand_worked():
-    adj = S.holm([0.01, 0.04, 0.03, 0.005])
-    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> max-accumulated 0.06
-    np.testing.assert_allclose(adj, [0.03, 0.06, 0.06, 0.02])
+@pytest.mark.parametrize(
+    "p, expected",
+    [
+        # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> max-accumulated 0.06
+        ([0.01, 0.04, 0.03, 0.005], [0.03, 0.06, 0.06, 0.02]),
+        # sorted: 0.001*5=0.005, 0.01*4=0.04, 0.012*3=0.036 -> 0.04, 0.2*2=0.4, 0.7*1=0.7
+        ([0.2, 0.012, 0.7, 0.001, 0.01], [0.4, 0.04, 0.7, 0.005, 0.04]),
+        # sorted: 0.3*3=0.9, 0.4*2=0.8 -> 0.9, 0.9*1=0.9
+        ([0.9, 0.3, 0.4], [0.9, 0.9, 0.9]),
+    ],
+)
+def test_holm_hand_worked(p, expected):
+    np.testing.assert_allclose(S.holm(p), expected, rtol=1e-12)
 
 
 def test_holm_nan_cap_and_monotone():
@@ -242,20 +251,20 @@ def test_compare_degenerate_and_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         table = S.compare(runs)
-        md = S.to_markdown(table)
     assert len(table) == 2
     assert table["p_one_sided"].isna().all() and not table["significant"].any()
-    assert "n/a" in md
+    assert (table["ci_low"] == table["ci_high"]).all()  # se = 0: the CI is the point
     with pytest.raises(GenaugError):
         S.compare(runs, baseline="nothing")
     with pytest.raises(GenaugError):
         S.compare(runs, metric="loss")
     with pytest.raises(GenaugError):
         S.compare(pd.concat([runs, runs.iloc[:1]]))
-    # only the baseline: an empty table, still renders
+    with pytest.raises(GenaugError, match="outside its range"):
+        S.compare(runs.assign(accuracy=runs["accuracy"] * 20))
+    # only the baseline: an empty table
     empty = S.compare(runs[runs["method"] == "none"])
     assert empty.empty and list(empty.columns) == S.COMPARE_COLUMNS
-    assert "Holm" in S.to_markdown(empty)
 
 
 def test_describe():
@@ -271,19 +280,63 @@ def test_describe():
     )
 
 
-def test_to_markdown():
-    table = S.compare(_runs())
-    md = S.to_markdown(table)
-    lines = md.splitlines()
-    body = [ln for ln in lines if ln.startswith("| ") and not ln.startswith("| ---")]
-    assert len(body) == 1 + len(table)  # header + one line per row
-    assert all(ln.count(" | ") == body[0].count(" | ") for ln in body)
-    assert 'one-sided paired t-test, H1 "method better than none"' in md
-    assert "1 − one-sided p" in md and "NOT 1 − two-sided p" in md and "DAGAN PyTorch" in md
-    assert "Holm" in md and "across all" in md
-    assert "95% t-intervals" in md
-    assert "<0.001" in md and ">99.9%" in md
-    good1 = next(ln for ln in lines if ln.startswith("| good | 1 |"))
-    mean = table.loc[0, "mean"] * 100
-    assert f"{mean:.1f} [" in good1 and "| yes |" in good1
-    assert "tabulate" not in md
+# --------------------------------------------------------------------------- bounded metrics
+# a minority F1 over four replicates, whose t-interval leaves [0, 1]
+F1 = np.array([0.0, 0.0, 0.9, 1.0])
+
+
+def test_mean_ci_of_a_bounded_metric_is_clipped():
+    raw = st.t.interval(0.95, 3, loc=F1.mean(), scale=st.sem(F1))
+    assert raw[0] < 0 and raw[1] > 1  # what was clipped
+    assert S.mean_ci(F1, bounds=(0.0, 1.0)) == (pytest.approx(F1.mean()), 0.0, 1.0)
+    m, lo, hi = S.mean_ci(F1 / 4, bounds=(0.0, 1.0))  # low end clipped only
+    assert lo == 0.0 and hi == pytest.approx(m + (raw[1] - F1.mean()) / 4)
+    assert S.mean_ci(F1)[1:] == pytest.approx(raw)  # no bounds: the plain t-interval
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+def test_compare_and_describe_keep_bounded_intervals_inside(confidence):
+    rows = [("none", 0.1, r, v) for r, v in enumerate([1.0, 0.9, 0.0, 0.0])]
+    rows += [("dagan", 0.1, r, v) for r, v in enumerate(F1)]
+    rows += [("none", 0.5, r, v) for r, v in enumerate([0.2, 0.95, 0.5, 0.6])]
+    rows += [("dagan", 0.5, r, v) for r, v in enumerate([0.0, 0.99, 0.98, 0.97])]
+    runs = pd.DataFrame(rows, columns=["method", "fraction", "replicate", "minority_f1"])
+    table = S.compare(runs, "minority_f1", confidence=confidence, by="fraction")
+    assert table.attrs["bounds"] == (0.0, 1.0)
+    assert ((table["ci_low"] >= 0) & (table["ci_high"] <= 1)).all()
+    assert ((table["diff_ci_low"] >= -1) & (table["diff_ci_high"] <= 1)).all()
+    assert (table["diff_ci_low"] == -1).any() and (table["diff_ci_high"] == 1).any()  # clipped
+    d = S.describe(runs, "minority_f1", confidence, by="fraction")
+    assert ((d["ci_low"] >= 0) & (d["ci_high"] <= 1)).all() and (d["ci_low"] == 0).any()
+    # an explicit range overrides the known one; a metric not known is unbounded
+    wide = S.compare(runs, "minority_f1", confidence=confidence, by="fraction", bounds=(-9, 9))
+    assert (wide["diff_ci_low"] < -1).any()
+    other = S.describe(
+        runs.rename(columns={"minority_f1": "score"}), "score", confidence, "fraction"
+    )
+    assert other.attrs["bounds"] is None and (other["ci_low"] < 0).any()
+
+
+def test_every_reported_metric_is_bounded():
+    from genaug.metrics import classification_metrics
+
+    y = np.array([0, 1, 1, 2])
+    reported = classification_metrics(y, y, np.eye(3)[y], minority=1)
+    assert set(reported) == set(S.METRIC_BOUNDS)
+    assert all(lo <= reported[m] <= hi for m, (lo, hi) in S.METRIC_BOUNDS.items())
+
+
+# --------------------------------------------------------------------------- direction
+def test_one_sided_p_points_towards_better():
+    runs = _runs()
+    good = runs[runs["method"] == "good"].reset_index(drop=True)
+    none = runs[runs["method"] == "none"].reset_index(drop=True)  # same (k, replicate) order
+    worse = good.assign(method="worse", accuracy=2 * none["accuracy"] - good["accuracy"])
+    table = S.compare(pd.concat([runs, worse])).set_index(["method", "k"])
+    good, bad = table.loc["good"], table.loc["worse"]
+    assert (good["p_one_sided"] < 1e-4).all() and (bad["p_one_sided"] > 1 - 1e-4).all()
+    assert (bad["confidence_better"] < 1e-4).all() and not bad["significant"].any()
+    # mirror images: same two-sided p, one-sided p's that add up to one, opposite t
+    np.testing.assert_allclose(good["paired_p"], bad["paired_p"], rtol=1e-9)
+    np.testing.assert_allclose(good["p_one_sided"] + bad["p_one_sided"], 1.0, rtol=1e-12)
+    np.testing.assert_allclose(good["paired_t"], -bad["paired_t"], rtol=1e-9)

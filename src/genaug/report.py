@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -132,3 +133,148 @@ def _pivot_markdown(runs: pd.DataFrame, scenario: str, metric: str) -> str:
         for method, row in table.iterrows()
     ]
     return "\n".join([header, rule, *body])
+
+
+# --------------------------------------------------------------------------- comparisons Markdown
+def _fmt_p(p: float) -> str:
+    if not math.isfinite(p):
+        return "n/a"
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3g}"
+
+
+def _fmt_num(x: float, digits: int = 2, signed: bool = False) -> str:
+    if not math.isfinite(x):
+        return "n/a"
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+
+
+def _fmt_ci(center: str, low: float, high: float, fmt) -> str:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return center
+    return f"{center} [{fmt(low)}, {fmt(high)}]"
+
+
+def _escape(text: object) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def to_markdown(
+    table: pd.DataFrame,
+    metric: str = "accuracy",
+    *,
+    level_text: str,
+    baseline: str | None = None,
+    confidence: float | None = None,
+    alpha: float | None = None,
+    percent: bool | None = None,
+) -> str:
+    """Render a :func:`genaug.stats.compare` table as Markdown, followed by a legend.
+
+    ``level_text`` names what a row's regime level is in the legend ("Each row compares a method
+    with the baseline at <level_text>"), e.g. "k shots per class".  ``baseline``, ``confidence``
+    and ``alpha`` default to what ``compare`` recorded in ``table.attrs`` (else "none", 0.95,
+    0.05).  ``percent`` shows the metric as percentages with one decimal (differences in
+    percentage points); by default it is on when the metric's recorded ``bounds`` are [0, 1].
+    p-values get three significant digits, or "<0.001".
+    """
+    attrs = table.attrs
+    by = attrs.get("by", "k")
+    bounds = attrs.get("bounds")
+    baseline = baseline if baseline is not None else attrs.get("baseline", "none")
+    confidence = confidence if confidence is not None else attrs.get("confidence", 0.95)
+    alpha = alpha if alpha is not None else attrs.get("alpha", 0.05)
+    if percent is None:
+        percent = bounds is not None and tuple(bounds) == (0.0, 1.0)
+    scale = 100.0 if percent else 1.0
+    level = f"{confidence * 100:g}%"
+
+    def val(x: float) -> str:
+        return _fmt_num(x * scale, 1 if percent else 3)
+
+    def dval(x: float) -> str:
+        return _fmt_num(x * scale, 1 if percent else 3, signed=True)
+
+    unit = " (%)" if percent else ""
+    dunit = " (pp)" if percent else ""
+    header = [
+        "Method",
+        by,
+        "n",
+        f"{metric}{unit} [{level} CI]",
+        f"{baseline}{unit}",
+        f"Δ vs {baseline}{dunit} [{level} CI]",
+        "Hedges' g",
+        "d_z",
+        "p (one-sided)",
+        "Confidence better",
+        "p (Holm)",
+        "Significant",
+    ]
+    align = ["---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", ":-:"]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    for r in table.itertuples(index=False):
+        p1 = float(r.p_one_sided)
+        if not math.isfinite(p1):
+            conf = "n/a"
+        elif p1 < 0.001:
+            conf = ">99.9%"
+        else:
+            conf = f"{(1.0 - p1) * 100:.1f}%"
+        cells = [
+            _escape(r.method),
+            f"{getattr(r, by):g}",
+            str(r.n),
+            _fmt_ci(val(r.mean), r.ci_low, r.ci_high, val),
+            val(r.baseline_mean),
+            _fmt_ci(dval(r.diff), r.diff_ci_low, r.diff_ci_high, dval),
+            _fmt_num(r.hedges_g, signed=True),
+            _fmt_num(r.cohens_dz, signed=True),
+            _fmt_p(p1),
+            conf,
+            _fmt_p(float(r.p_holm)),
+            "yes" if bool(r.significant) else "no",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    m = int(table["p_one_sided"].notna().sum())
+    clipped = ""
+    if bounds is not None:
+        low, high = (b * scale for b in bounds)
+        clipped = (
+            f", clipped to the metric's range [{low:g}, {high:g}] (Δ: "
+            f"[{low - high:g}, {high - low:g}]); clipping removes only impossible values, "
+            "so the coverage is unchanged"
+        )
+    legend = [
+        "",
+        f"Each row compares a method with the baseline `{baseline}` at {level_text}, paired by "
+        "replicate (the same replicate uses the same data subset); n is the number of pairs.",
+        f'- p (one-sided): one-sided paired t-test, H1 "method better than {baseline}" '
+        "(mean of the paired differences > 0).",
+        "- Confidence better = 1 − one-sided p (NOT 1 − two-sided p as in the DAGAN PyTorch "
+        "port's results table: that is confidence that the means differ in either direction, "
+        "so a clearly worse method would also score high).",
+        f"- p (Holm): Holm–Bonferroni correction across all {m} "
+        f"comparison{'' if m == 1 else 's'} in this table"
+        + (f" with a p-value ({len(table) - m} n/a not counted)" if m < len(table) else "")
+        + f"; Significant = p (Holm) < {alpha:g}.",
+        f"- CIs are {level} t-intervals: of the method's mean, and of the mean paired "
+        "difference (Δ)"
+        + (", in percentage points" if percent else "")
+        + clipped
+        + ". Hedges' g: pooled-SD standardized mean difference with small-sample correction; "
+        "d_z: mean paired difference / SD of the differences.",
+        "- n/a: undefined (fewer than two pairs, or zero variance, e.g. all runs equal).",
+    ]
+    return "\n".join(lines + legend) + "\n"
+
+
+def comparisons_markdown(tables: Mapping[str, pd.DataFrame], level_text: str) -> str:
+    """One scenario's comparisons.md: each metric's :func:`to_markdown` under its own heading.
+    ``tables`` maps a metric to its :func:`genaug.stats.compare` table (as
+    :func:`genaug.stats.scenario_statistics` returns them)."""
+    return "\n".join(
+        f"### {metric}\n\n{to_markdown(table, metric, level_text=level_text)}"
+        for metric, table in tables.items()
+    )

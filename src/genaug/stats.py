@@ -1,9 +1,13 @@
-"""Does a method beat the baseline? t-tests, effect sizes, Holm correction and a results table.
+"""Does a method beat the baseline? t-tests, effect sizes, Holm correction and the tables of
+one scenario.
 
-Only numpy and scipy.special are used (the Student t CDF ``stdtr`` and its inverse ``stdtrit``,
-which is what scipy.stats.t calls underneath, without scipy.stats' import cost); every statistic
-is written out here so a reader can check the formula against a textbook.
-``tests/test_stats.py`` checks them against scipy.stats.
+The statistics come from libraries: t-tests with their p-values and confidence intervals from
+scipy.stats (``ttest_1samp``, ``ttest_rel``, ``ttest_ind(equal_var=False)``, each with
+``alternative=`` and ``.confidence_interval()``), the Holm correction from statsmodels'
+``multipletests``.  Written here by hand is only what no library does for us: the conventions
+below, Hedges' g and Cohen's d_z (see why in their docstrings), clipping intervals to a metric's
+range, and pairing the runs by replicate into tables.  The Markdown rendering of the tables is
+:func:`genaug.report.to_markdown`.
 
 Conventions shared by every function:
 
@@ -20,22 +24,31 @@ Conventions shared by every function:
 * A standard deviation counts as zero when it is below ``1e-12`` times the data's scale, so that
   floating-point noise in differences such as ``0.72 - 0.70`` vs ``0.52 - 0.50`` does not turn into
   a t statistic of 1e15.
+* Intervals of a bounded metric (``METRIC_BOUNDS``: every metric genaug.metrics reports lies in
+  [0, 1]) are clipped to its range, and intervals of a difference of two such values to
+  [lo - hi, hi - lo].  The true value lies in the range, so clipping removes only impossible
+  values and leaves the coverage of the t-interval exactly as it was.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import special
+from scipy import stats as st
+from statsmodels.stats.multitest import multipletests
 
 from genaug.errors import GenaugError
 
 __all__ = [
+    "COMPARE_COLUMNS",
+    "DESCRIBE_COLUMNS",
+    "METRIC_BOUNDS",
     "TTest",
     "compare",
     "cohens_dz",
@@ -44,7 +57,7 @@ __all__ = [
     "holm",
     "mean_ci",
     "paired_ttest",
-    "to_markdown",
+    "scenario_statistics",
     "welch_ttest",
 ]
 
@@ -76,11 +89,21 @@ COMPARE_COLUMNS = [
     "significant",
 ]
 DESCRIBE_COLUMNS = ["method", "k", "n", "mean", "std", "ci_low", "ci_high"]
-#: how the legend names a level of each scenario's regime column
-LEVEL_TEXT = {
-    "k": "k shots per class",
-    "fraction": "each kept fraction of the minority class's training images",
+#: the range of each metric genaug.metrics.classification_metrics reports (all are rates or an
+#: AUROC); intervals of these metrics are clipped to it
+METRIC_BOUNDS: Mapping[str, tuple[float, float]] = {
+    metric: (0.0, 1.0)
+    for metric in (
+        "accuracy",
+        "balanced_accuracy",
+        "minority_recall",
+        "minority_precision",
+        "minority_f1",
+        "minority_auroc",
+    )
 }
+
+Bounds = tuple[float, float] | None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -98,16 +121,12 @@ def _check_confidence(confidence: float) -> None:
 
 
 def _mean(x: np.ndarray) -> float:
-    return float(np.sum(x) / x.size) if x.size else NAN
+    return float(np.mean(x)) if x.size else NAN
 
 
-def _var(x: np.ndarray) -> float:
-    """Unbiased sample variance  s^2 = sum (x_i - mean)^2 / (n - 1);  NaN for n < 2."""
-    n = x.size
-    if n < 2:
-        return NAN
-    m = _mean(x)
-    return float(np.sum((x - m) ** 2) / (n - 1))
+def _sd(x: np.ndarray) -> float:
+    """Sample standard deviation (ddof = 1); NaN for fewer than two values."""
+    return float(np.std(x, ddof=1)) if x.size >= 2 else NAN
 
 
 def _is_zero(sd: float, *samples: np.ndarray) -> bool:
@@ -116,47 +135,38 @@ def _is_zero(sd: float, *samples: np.ndarray) -> bool:
     return sd <= _ZERO_RTOL * scale
 
 
-def _t_quantile(confidence: float, df: float) -> float:
-    """Two-sided critical value  t_{(1+c)/2, df}."""
-    if not df > 0:  # also catches NaN
-        return NAN
-    return float(special.stdtrit(df, 0.5 + confidence / 2.0))
+def _clip(low: float, high: float, bounds: Bounds) -> tuple[float, float]:
+    """An interval cut to ``bounds`` (NaN ends stay NaN)."""
+    if bounds is None:
+        return low, high
+    return float(np.clip(low, *bounds)), float(np.clip(high, *bounds))
 
 
-def _interval(center: float, se: float, q: float, zero: bool) -> tuple[float, float]:
-    if zero:
-        return center, center
-    half = q * se
-    return center - half, center + half
-
-
-def _p_values(t: float, df: float) -> tuple[float, float]:
-    """(two-sided p = 2 P(T >= |t|), one-sided p for H1 'greater' = P(T >= t)).
-
-    P(T >= t) is computed as the CDF at -t (symmetry), which keeps precision for large t.
-    """
-    if not (np.isfinite(t) and df > 0):
-        return NAN, NAN
-    return float(2.0 * special.stdtr(df, -abs(t))), float(special.stdtr(df, -t))
+def _difference_bounds(bounds: Bounds) -> Bounds:
+    """The range of a difference of two values that each lie in ``bounds``."""
+    if bounds is None:
+        return None
+    width = bounds[1] - bounds[0]
+    return -width, width
 
 
 # --------------------------------------------------------------------------- one sample
-def mean_ci(x, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t-based confidence interval:  mean +- t_{(1+c)/2, n-1} * s / sqrt(n).
+def mean_ci(x, confidence: float = 0.95, bounds: Bounds = None) -> tuple[float, float, float]:
+    """Mean and its t-based confidence interval (scipy's ``ttest_1samp(...).confidence_interval``:
+    mean +- t_{(1+c)/2, n-1} * s / sqrt(n)), clipped to ``bounds`` if given.
 
     n = 0 gives three NaNs; n = 1 gives the value and NaN bounds; zero spread gives
     ``(mean, mean, mean)``.
     """
     _check_confidence(confidence)
     x = _clean(x)
-    n = x.size
     m = _mean(x)
-    if n < 2:
+    if x.size < 2:
         return m, NAN, NAN
-    sd = math.sqrt(_var(x))
-    se = sd / math.sqrt(n)
-    low, high = _interval(m, se, _t_quantile(confidence, n - 1), _is_zero(sd, x))
-    return m, low, high
+    if _is_zero(_sd(x), x):
+        return m, m, m
+    ci = st.ttest_1samp(x, 0.0).confidence_interval(confidence)
+    return (m, *_clip(float(ci.low), float(ci.high), bounds))
 
 
 # --------------------------------------------------------------------------- two samples
@@ -165,7 +175,7 @@ class TTest:
     """Result of a two-sample t-test of mean(a) - mean(b).
 
     ``p_greater`` is the one-sided p-value for H1: mean(a) > mean(b) (paired: mean(a - b) > 0).
-    ``ci_low``/``ci_high`` bound the difference ``diff`` at the requested confidence.
+    ``ci_low``/``ci_high`` bound the difference ``diff`` at the requested confidence (two-sided).
     """
 
     t: float
@@ -180,33 +190,41 @@ class TTest:
         return asdict(self)
 
 
-def welch_ttest(a, b, confidence: float = 0.95) -> TTest:
-    """Welch's unequal-variance t-test.
+def _scipy_ttest(test: Callable, a, b, diff: float, confidence: float, **kw) -> TTest:
+    """A scipy.stats t-test of a against b: two-sided (t, df, p, CI) and one-sided 'greater' (p)."""
+    with warnings.catch_warnings():
+        # scipy warns when a sample is (nearly) constant; the callers have already turned a zero
+        # standard error into NaN, so at most one Welch sample is constant here, which is fine
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        two = test(a, b, **kw)
+        greater = test(a, b, alternative="greater", **kw)
+    ci = two.confidence_interval(confidence)
+    return TTest(
+        float(two.statistic),
+        float(two.df),
+        float(two.pvalue),
+        float(greater.pvalue),
+        diff,
+        float(ci.low),
+        float(ci.high),
+    )
 
-        diff = mean(a) - mean(b),   se^2 = s_a^2 / n_a + s_b^2 / n_b,   t = diff / se,
-        df   = se^4 / ( (s_a^2/n_a)^2 / (n_a - 1) + (s_b^2/n_b)^2 / (n_b - 1) )
-               (Welch-Satterthwaite degrees of freedom)
-        CI   = diff +- t_{(1+c)/2, df} * se.
+
+def welch_ttest(a, b, confidence: float = 0.95) -> TTest:
+    """Welch's unequal-variance t-test of mean(a) - mean(b) (scipy's
+    ``ttest_ind(equal_var=False)``, Welch-Satterthwaite degrees of freedom).
 
     Needs at least two values in each sample (otherwise everything but ``diff`` is NaN).  If both
     samples have zero spread, se = 0 and df = 0/0: t, df and p are NaN and the CI is [diff, diff].
     """
     _check_confidence(confidence)
     a, b = _clean(a, "a"), _clean(b, "b")
-    na, nb = a.size, b.size
-    diff = _mean(a) - _mean(b) if na and nb else NAN
-    if na < 2 or nb < 2:
+    diff = _mean(a) - _mean(b) if a.size and b.size else NAN
+    if a.size < 2 or b.size < 2:
         return TTest(NAN, NAN, NAN, NAN, diff, NAN, NAN)
-    var_a, var_b = _var(a), _var(b)
-    if _is_zero(math.sqrt(var_a), a, b) and _is_zero(math.sqrt(var_b), a, b):
+    if _is_zero(_sd(a), a, b) and _is_zero(_sd(b), a, b):
         return TTest(NAN, NAN, NAN, NAN, diff, diff, diff)
-    va, vb = var_a / na, var_b / nb
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    t = diff / se
-    p2, pg = _p_values(t, df)
-    low, high = _interval(diff, se, _t_quantile(confidence, df), False)
-    return TTest(float(t), float(df), p2, pg, float(diff), low, high)
+    return _scipy_ttest(st.ttest_ind, a, b, diff, confidence, equal_var=False)
 
 
 def _paired_arrays(a, b) -> tuple[np.ndarray, np.ndarray]:
@@ -234,10 +252,7 @@ def _paired_arrays(a, b) -> tuple[np.ndarray, np.ndarray]:
 
 
 def paired_ttest(a, b, confidence: float = 0.95) -> TTest:
-    """Paired t-test on the differences d_i = a_i - b_i.
-
-        diff = mean(d),   se = s_d / sqrt(n),   t = diff / se,   df = n - 1,
-        CI   = diff +- t_{(1+c)/2, n-1} * se.
+    """Paired t-test on the differences d_i = a_i - b_i (scipy's ``ttest_rel``, df = n - 1).
 
     ``a`` and ``b`` must pair up: equal lengths (element i with element i), or two pandas Series
     with the same set of unique index labels (paired by label).  Anything else raises ValueError.
@@ -246,20 +261,12 @@ def paired_ttest(a, b, confidence: float = 0.95) -> TTest:
     """
     _check_confidence(confidence)
     a, b = _paired_arrays(a, b)
-    d = a - b
-    n = d.size
-    diff = _mean(d)
-    if n < 2:
+    diff = _mean(a - b)
+    if a.size < 2:
         return TTest(NAN, NAN, NAN, NAN, diff, NAN, NAN)
-    df = n - 1
-    sd = math.sqrt(_var(d))
-    if _is_zero(sd, a, b):
-        return TTest(NAN, float(df), NAN, NAN, diff, diff, diff)
-    se = sd / math.sqrt(n)
-    t = diff / se
-    p2, pg = _p_values(t, df)
-    low, high = _interval(diff, se, _t_quantile(confidence, df), False)
-    return TTest(float(t), float(df), p2, pg, diff, low, high)
+    if _is_zero(_sd(a - b), a, b):
+        return TTest(NAN, float(a.size - 1), NAN, NAN, diff, diff, diff)
+    return _scipy_ttest(st.ttest_rel, a, b, diff, confidence)
 
 
 # --------------------------------------------------------------------------- effect sizes
@@ -271,15 +278,18 @@ def hedges_g(a, b) -> float:
         J   = Gamma(m / 2) / ( sqrt(m / 2) * Gamma((m - 1) / 2) ),   m = n_a + n_b - 2
         g   = J * d.
 
-    J is the exact correction (Hedges 1981); the familiar 1 - 3 / (4 m - 1) approximates it to
-    within 0.1 % once m >= 4.  NaN if either sample has fewer than two values or s_p is zero.
+    Written by hand: scipy has no Hedges' g, and statsmodels' only one,
+    ``statsmodels.stats.meta_analysis.effectsize_smd`` (0.15), is documented as "API will still
+    change" and uses the approximation J = 1 - 3 / (4 m - 1) rather than the exact correction
+    (Hedges 1981) used here; the two agree to within 0.1 % once m >= 4.
+    NaN if either sample has fewer than two values or s_p is zero.
     """
     a, b = _clean(a, "a"), _clean(b, "b")
     na, nb = a.size, b.size
     if na < 2 or nb < 2:
         return NAN
     m = na + nb - 2
-    sp = math.sqrt(((na - 1) * _var(a) + (nb - 1) * _var(b)) / m)
+    sp = math.sqrt(((na - 1) * _sd(a) ** 2 + (nb - 1) * _sd(b) ** 2) / m)
     if _is_zero(sp, a, b):
         return NAN
     d = (_mean(a) - _mean(b)) / sp
@@ -290,48 +300,44 @@ def hedges_g(a, b) -> float:
 def cohens_dz(a, b) -> float:
     """Cohen's d_z for paired samples: mean(d) / s_d with d_i = a_i - b_i (= t / sqrt(n)).
 
-    Pairing rules as in :func:`paired_ttest`.  NaN if fewer than two pairs or s_d is zero.
+    Written by hand (one line; neither scipy nor statsmodels has it).  Pairing rules as in
+    :func:`paired_ttest`.  NaN if fewer than two pairs or s_d is zero.
     """
     a, b = _paired_arrays(a, b)
     d = a - b
-    if d.size < 2:
+    sd = _sd(d)
+    if d.size < 2 or _is_zero(sd, a, b):
         return NAN
-    sd = math.sqrt(_var(d))
-    if _is_zero(sd, a, b):
-        return NAN
-    return float(_mean(d) / sd)
+    return _mean(d) / sd
 
 
 # --------------------------------------------------------------------------- multiplicity
 def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni step-down adjusted p-values.
+    """Holm-Bonferroni step-down adjusted p-values, by statsmodels'
+    ``multipletests(method="holm")``, in the input order: with the m p-values sorted,
+    adj_(i) = min(1, max_{j <= i} (m - j + 1) p_(j)).
 
-    With the m non-NaN p-values sorted ascending, p_(1) <= ... <= p_(m):
-
-        adj_(i) = min(1, max_{j <= i} (m - j + 1) p_(j))
-
-    returned in the input order.  Reject H_(i) at level alpha iff adj_(i) < alpha (equivalently
-    <=; ties are measure-zero).  NaN entries stay NaN and do not count towards m.
+    Reject H_(i) at level alpha iff adj_(i) < alpha (equivalently <=; ties are measure-zero).
+    NaN entries stay NaN and do not count towards m.
     """
-    p = np.asarray(pvalues, dtype=float)
-    if p.ndim != 1:
-        p = p.reshape(-1)
+    p = np.asarray(pvalues, dtype=float).reshape(-1)
     out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
-    if m == 0:
+    ok = ~np.isnan(p)
+    if not ok.any():
         return out
     if np.any((p[ok] < 0) | (p[ok] > 1)):
         raise ValueError("p-values must lie in [0, 1]")
-    order = ok[np.argsort(p[ok], kind="stable")]
-    factors = m - np.arange(m)  # m, m-1, ..., 1
-    adjusted = np.minimum(1.0, np.maximum.accumulate(factors * p[order]))
-    out[order] = adjusted
+    out[ok] = multipletests(p[ok], method="holm")[1]
     return out
 
 
 # --------------------------------------------------------------------------- tables of runs
-def _check_runs(runs: pd.DataFrame, metric: str, by: str = "k") -> pd.DataFrame:
+# The pairing of runs by replicate and the layout of the tables are genaug's own: written here.
+def _metric_bounds(metric: str, bounds: Bounds) -> Bounds:
+    return bounds if bounds is not None else METRIC_BOUNDS.get(metric)
+
+
+def _check_runs(runs: pd.DataFrame, metric: str, by: str, bounds: Bounds) -> pd.DataFrame:
     missing = [c for c in ("method", by, "replicate", metric) if c not in runs.columns]
     if missing:
         raise GenaugError(
@@ -341,36 +347,50 @@ def _check_runs(runs: pd.DataFrame, metric: str, by: str = "k") -> pd.DataFrame:
     df = runs[["method", by, "replicate", metric]].copy()
     df["method"] = df["method"].astype(str)
     df[metric] = pd.to_numeric(df[metric], errors="coerce").astype(float)
+    if bounds is not None:
+        outside = df[metric][(df[metric] < bounds[0]) | (df[metric] > bounds[1])]
+        if len(outside):
+            raise GenaugError(
+                f"{len(outside)} runs have {metric} outside its range {list(bounds)}, e.g. "
+                f"{outside.iloc[0]!r}; fix the metrics records or pass bounds= the metric's range"
+            )
     return df
 
 
 def describe(
-    runs: pd.DataFrame, metric: str = "accuracy", confidence: float = 0.95, by: str = "k"
+    runs: pd.DataFrame,
+    metric: str = "accuracy",
+    confidence: float = 0.95,
+    by: str = "k",
+    bounds: Bounds = None,
 ) -> pd.DataFrame:
     """Per (method, k), baseline included: n, mean, std (ddof=1) and the t-based CI of the mean.
 
     Sorted by method then k.  NaN metric values are not counted.  ``by`` names the column
-    that plays the part of k (e.g. ``fraction`` in the imbalance scenario).
+    that plays the part of k (e.g. ``fraction`` in the imbalance scenario).  ``bounds`` is the
+    metric's range the CI is clipped to; None looks the metric up in ``METRIC_BOUNDS`` (a metric
+    not there is unbounded).
     """
     _check_confidence(confidence)
-    df = _check_runs(runs, metric, by)
+    bounds = _metric_bounds(metric, bounds)
+    df = _check_runs(runs, metric, by, bounds)
     rows = []
     for (method, k), g in df.groupby(["method", by], sort=True):
         x = _clean(g[metric].to_numpy())
-        mean, low, high = mean_ci(x, confidence)
+        mean, low, high = mean_ci(x, confidence, bounds)
         rows.append(
             {
                 "method": method,
                 "k": k,
                 "n": int(x.size),
                 "mean": mean,
-                "std": math.sqrt(_var(x)) if x.size >= 2 else NAN,
+                "std": _sd(x),
                 "ci_low": low,
                 "ci_high": high,
             }
         )
     out = pd.DataFrame(rows, columns=DESCRIBE_COLUMNS).rename(columns={"k": by})
-    out.attrs.update(metric=metric, confidence=confidence, by=by)
+    out.attrs.update(metric=metric, confidence=confidence, by=by, bounds=bounds)
     return out
 
 
@@ -381,6 +401,7 @@ def compare(
     alpha: float = 0.05,
     confidence: float = 0.95,
     by: str = "k",
+    bounds: Bounds = None,
 ) -> pd.DataFrame:
     """Every method against the baseline, per k, paired by replicate.
 
@@ -395,15 +416,20 @@ def compare(
     table, and ``significant`` is ``p_holm < alpha`` (False where p is NaN).  A (method, k) with no
     baseline runs to pair with stays in the table with n = 0 and NaN statistics.
 
-    ``by`` names the column that plays the part of k (e.g. ``fraction``).
+    ``by`` names the column that plays the part of k (e.g. ``fraction``).  ``bounds`` is the
+    metric's range: the CI of the mean is clipped to it, the CI of the difference to
+    [lo - hi, hi - lo]; None looks the metric up in ``METRIC_BOUNDS`` (a metric not there is
+    unbounded).  The parameters and ``bounds`` are recorded in ``table.attrs``.
 
-    Raises GenaugError if a column is missing, the baseline never occurs, or a
-    (method, k, replicate) occurs more than once (the pairing would be ambiguous).
+    Raises GenaugError if a column is missing, a value lies outside ``bounds``, the baseline
+    never occurs, or a (method, k, replicate) occurs more than once (the pairing would be
+    ambiguous).
     """
     _check_confidence(confidence)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    df = _check_runs(runs, metric, by)
+    bounds = _metric_bounds(metric, bounds)
+    df = _check_runs(runs, metric, by, bounds)
     dup = df.duplicated(["method", by, "replicate"], keep=False)
     if dup.any():
         first = df.loc[dup, ["method", by, "replicate"]].iloc[0].to_dict()
@@ -425,9 +451,10 @@ def compare(
         pairs = g.merge(b, on="replicate", suffixes=("", "_base")).sort_values("replicate")
         x = pairs[metric].to_numpy()
         y = pairs[f"{metric}_base"].to_numpy()
-        mean, low, high = mean_ci(x, confidence)
+        mean, low, high = mean_ci(x, confidence, bounds)
         w = welch_ttest(x, y, confidence)
         p = paired_ttest(x, y, confidence)
+        diff_low, diff_high = _clip(p.ci_low, p.ci_high, _difference_bounds(bounds))
         rows.append(
             {
                 "method": method,
@@ -438,8 +465,8 @@ def compare(
                 "ci_high": high,
                 "baseline_mean": _mean(y),
                 "diff": p.diff,
-                "diff_ci_low": p.ci_low,
-                "diff_ci_high": p.ci_high,
+                "diff_ci_low": diff_low,
+                "diff_ci_high": diff_high,
                 "welch_t": w.t,
                 "welch_df": w.df,
                 "welch_p": w.p_two_sided,
@@ -460,133 +487,15 @@ def compare(
     out["n"] = out["n"].astype(int)
     out = out.sort_values(["method", "k"], kind="stable").reset_index(drop=True)
     out = out.rename(columns={"k": by})
-    out.attrs.update(metric=metric, baseline=baseline, alpha=alpha, confidence=confidence, by=by)
+    out.attrs.update(
+        metric=metric,
+        baseline=baseline,
+        alpha=alpha,
+        confidence=confidence,
+        by=by,
+        bounds=bounds,
+    )
     return out
-
-
-# --------------------------------------------------------------------------- Markdown
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "n/a"
-    if p < 0.001:
-        return "<0.001"
-    return f"{p:.3g}"
-
-
-def _fmt_num(x: float, digits: int = 2, signed: bool = False) -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
-
-
-def _fmt_ci(center: str, low: float, high: float, fmt) -> str:
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return center
-    return f"{center} [{fmt(low)}, {fmt(high)}]"
-
-
-def _escape(text: object) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def to_markdown(
-    table: pd.DataFrame,
-    metric: str = "accuracy",
-    *,
-    baseline: str | None = None,
-    confidence: float | None = None,
-    alpha: float | None = None,
-    percent: bool | None = None,
-) -> str:
-    """Render a :func:`compare` table as Markdown, followed by a legend.
-
-    ``baseline``, ``confidence`` and ``alpha`` default to what ``compare`` recorded in
-    ``table.attrs`` (else "none", 0.95, 0.05).  ``percent`` shows the metric as percentages with
-    one decimal (differences in percentage points); by default it is on when every mean lies in
-    [0, 1], as accuracies do.  p-values get three significant digits, or "<0.001".
-    """
-    attrs = table.attrs
-    by = attrs.get("by", "k")
-    baseline = baseline if baseline is not None else attrs.get("baseline", "none")
-    confidence = confidence if confidence is not None else attrs.get("confidence", 0.95)
-    alpha = alpha if alpha is not None else attrs.get("alpha", 0.05)
-    if percent is None:
-        vals = pd.concat([table["mean"], table["baseline_mean"]]).dropna()
-        percent = bool(((vals >= 0) & (vals <= 1)).all())
-    scale = 100.0 if percent else 1.0
-    level = f"{confidence * 100:g}%"
-
-    def val(x: float) -> str:
-        return _fmt_num(x * scale, 1 if percent else 3)
-
-    def dval(x: float) -> str:
-        return _fmt_num(x * scale, 1 if percent else 3, signed=True)
-
-    unit = " (%)" if percent else ""
-    dunit = " (pp)" if percent else ""
-    header = [
-        "Method",
-        by,
-        "n",
-        f"{metric}{unit} [{level} CI]",
-        f"{baseline}{unit}",
-        f"Δ vs {baseline}{dunit} [{level} CI]",
-        "Hedges' g",
-        "d_z",
-        "p (one-sided)",
-        "Confidence better",
-        "p (Holm)",
-        "Significant",
-    ]
-    align = ["---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", ":-:"]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
-    for r in table.itertuples(index=False):
-        p1 = float(r.p_one_sided)
-        if not np.isfinite(p1):
-            conf = "n/a"
-        elif p1 < 0.001:
-            conf = ">99.9%"
-        else:
-            conf = f"{(1.0 - p1) * 100:.1f}%"
-        cells = [
-            _escape(r.method),
-            f"{getattr(r, by):g}",
-            str(r.n),
-            _fmt_ci(val(r.mean), r.ci_low, r.ci_high, val),
-            val(r.baseline_mean),
-            _fmt_ci(dval(r.diff), r.diff_ci_low, r.diff_ci_high, dval),
-            _fmt_num(r.hedges_g, signed=True),
-            _fmt_num(r.cohens_dz, signed=True),
-            _fmt_p(p1),
-            conf,
-            _fmt_p(float(r.p_holm)),
-            "yes" if bool(r.significant) else "no",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    m = int(np.isfinite(table["p_one_sided"].to_numpy(dtype=float)).sum()) if len(table) else 0
-    legend = [
-        "",
-        f"Each row compares a method with the baseline `{baseline}` at "
-        + LEVEL_TEXT.get(by, f"each {by}")
-        + ", paired by replicate (the same replicate uses the same data subset); "
-        "n is the number of pairs.",
-        f'- p (one-sided): one-sided paired t-test, H1 "method better than {baseline}" '
-        "(mean of the paired differences > 0).",
-        "- Confidence better = 1 − one-sided p (NOT 1 − two-sided p as in the DAGAN PyTorch "
-        "port's results table: that is confidence that the means differ in either direction, "
-        "so a clearly worse method would also score high).",
-        f"- p (Holm): Holm–Bonferroni correction across all {m} "
-        f"comparison{'' if m == 1 else 's'} in this table"
-        + (f" with a p-value ({len(table) - m} n/a not counted)" if m < len(table) else "")
-        + f"; Significant = p (Holm) < {alpha:g}.",
-        f"- CIs are {level} t-intervals: of the method's mean, and of the mean paired "
-        "difference (Δ)"
-        + (", in percentage points." if percent else ".")
-        + " Hedges' g: pooled-SD standardized mean difference with small-sample correction; "
-        "d_z: mean paired difference / SD of the differences.",
-        "- n/a: undefined (fewer than two pairs, or zero variance, e.g. all runs equal).",
-    ]
-    return "\n".join(lines + legend) + "\n"
 
 
 # --------------------------------------------------------------------------- one scenario
@@ -597,20 +506,24 @@ def scenario_statistics(
     baseline: str = "none",
     alpha: float = 0.05,
     confidence: float = 0.95,
-) -> tuple[pd.DataFrame, str, pd.DataFrame]:
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
     """:func:`compare` and :func:`describe` for each metric of a scenario, each metric its own
-    Holm family: the comparisons and the descriptions stacked with a leading ``metric``
-    column, and the Markdown tables under one heading per metric."""
-    comparisons, described, markdown = [], [], []
+    Holm family.
+
+    Returns the comparisons stacked with a leading ``metric`` column, each metric's
+    :func:`compare` table (keyed by metric, with its ``attrs``: what
+    :func:`genaug.report.comparisons_markdown` renders), and the descriptions stacked like the
+    comparisons."""
+    tables: dict[str, pd.DataFrame] = {}
+    described = []
     for metric in metrics:
-        table = compare(runs, metric, baseline, alpha, confidence, by=by)
-        comparisons.append(table.assign(metric=metric))
+        tables[metric] = compare(runs, metric, baseline, alpha, confidence, by=by)
         described.append(describe(runs, metric, confidence, by=by).assign(metric=metric))
-        markdown.append(f"### {metric}\n\n{to_markdown(table, metric)}")
     first = ["metric", "method", by]
 
     def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
         df = pd.concat(frames, ignore_index=True)
         return df[first + [c for c in df.columns if c not in first]]
 
-    return stacked(comparisons), "\n".join(markdown), stacked(described)
+    comparisons = [table.assign(metric=metric) for metric, table in tables.items()]
+    return stacked(comparisons), tables, stacked(described)

@@ -1,0 +1,69 @@
+"""genaug.report's Markdown of the comparisons (tables from genaug.stats)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+from test_stats import _runs
+
+from genaug import report, stats
+
+LEVEL = "k shots per class"
+
+
+def test_to_markdown():
+    table = stats.compare(_runs())
+    md = report.to_markdown(table, level_text=LEVEL)
+    lines = md.splitlines()
+    body = [ln for ln in lines if ln.startswith("| ") and not ln.startswith("| ---")]
+    assert len(body) == 1 + len(table)  # header + one line per row
+    assert all(ln.count(" | ") == body[0].count(" | ") for ln in body)
+    assert "with the baseline `none` at k shots per class, paired by replicate" in md
+    assert 'one-sided paired t-test, H1 "method better than none"' in md
+    assert "1 − one-sided p" in md and "NOT 1 − two-sided p" in md and "DAGAN PyTorch" in md
+    assert "Holm" in md and "across all" in md
+    assert "95% t-intervals" in md and "in percentage points" in md
+    assert "clipped to the metric's range [0, 100] (Δ: [-100, 100])" in md
+    assert "<0.001" in md and ">99.9%" in md
+    good1 = next(ln for ln in lines if ln.startswith("| good | 1 |"))
+    mean = table.loc[0, "mean"] * 100
+    assert f"{mean:.1f} [" in good1 and "| yes |" in good1
+    assert "tabulate" not in md
+
+
+def test_to_markdown_degenerate_and_empty():
+    rows = [(m, k, r, 0.1) for m in ("none", "dagan") for k in (1, 5) for r in range(4)]
+    runs = pd.DataFrame(rows, columns=["method", "k", "replicate", "accuracy"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        md = report.to_markdown(stats.compare(runs), level_text=LEVEL)
+    assert "n/a" in md and "| 10.0 [10.0, 10.0] |" in md
+    empty = report.to_markdown(stats.compare(runs[runs["method"] == "none"]), level_text=LEVEL)
+    assert "Holm" in empty and "across all 0 comparisons" in empty
+
+
+def test_unbounded_metric_is_neither_percent_nor_clipped():
+    runs = _runs().assign(score=lambda df: 10 * df["accuracy"])
+    md = report.to_markdown(stats.compare(runs, "score"), "score", level_text="each k")
+    assert "at each k, paired" in md and "score [95% CI]" in md
+    assert "clipped" not in md and "percentage points" not in md and "(%)" not in md
+
+
+def test_comparisons_markdown_one_section_per_metric():
+    runs = pd.DataFrame(
+        [(m, 0.1, r, v, v) for m in ("none", "dagan") for r, v in enumerate([0.0, 0.0, 0.9, 1.0])],
+        columns=["method", "fraction", "replicate", "minority_f1", "accuracy"],
+    )
+    comparisons, tables, described = stats.scenario_statistics(
+        runs, ["minority_f1", "accuracy"], "fraction"
+    )
+    assert list(tables) == ["minority_f1", "accuracy"]
+    assert list(comparisons["metric"]) == list(described["metric"].unique()) == list(tables)
+    md = report.comparisons_markdown(tables, "each kept fraction")
+    assert md.index("### minority_f1\n") < md.index("### accuracy\n")
+    assert md.count("each kept fraction") == 2
+    assert md == "\n".join(
+        f"### {m}\n\n{report.to_markdown(t, m, level_text='each kept fraction')}"
+        for m, t in tables.items()
+    )
