@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from genaug.data.download import error_reason, md5_file
+from genaug.data.download import error_reason, extract_safely, md5_file
 from genaug.data.imagefolder import (
     UnreadableImage,
     canonical_table,
@@ -103,17 +103,13 @@ def _check_md5(path: Path, expected: str) -> None:
 
 
 def _extract_images(folder: Path, expected: str) -> None:
-    """Extract ``img_align_celeba.zip`` (md5-checked) atomically into ``img_align_celeba/``."""
-    from torchvision.datasets.utils import extract_archive
-
+    """Extract ``img_align_celeba.zip`` (md5-checked) safely and atomically into
+    ``img_align_celeba/``."""
     _check_md5(folder / IMAGES_ZIP, expected)
     with atomic_path(folder / IMAGES) as tmp:
-        try:
-            extract_archive(str(folder / IMAGES_ZIP), str(tmp.parent))
-        except Exception as e:
-            raise GenaugError(
-                f"cannot extract {folder / IMAGES_ZIP} ({error_reason(e)}); {PLACE}"
-            ) from e
+        extract_safely(
+            folder / IMAGES_ZIP, tmp.parent, f"replace it with the official file from {CELEBA_HOME}"
+        )
         if not tmp.is_dir():
             raise GenaugError(f"{folder / IMAGES_ZIP} has no top folder {IMAGES}/; {PLACE}")
 

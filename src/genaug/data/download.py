@@ -1,19 +1,28 @@
 """Fetching a dataset archive: the real URL through torchvision's downloader (or a mirror),
-md5-verified, extracted atomically, every failure one line naming the config key to fix."""
+md5-verified, extracted safely and atomically, every failure one line naming the config key
+to fix.
+
+:func:`extract_safely` is the one extraction every dataset uses. torchvision's
+``extract_archive`` is not used: it calls ``tarfile`` without a filter, so a member named
+``../x`` or ``/etc/x``, or a symlink to a system folder, lands where its name says.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import posixpath
 import shutil
 import socket
+import stat
+import sys
 import tarfile
 import urllib.error
 import urllib.request
 import zipfile
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from urllib.parse import urlparse
 
 from genaug.errors import GenaugError
@@ -79,17 +88,21 @@ class Source:
             f"{self.md5_key} or {self.url_key}"
         )
 
+    @property
+    def fix(self) -> str:
+        return f"set {self.url_key} to {self.mirror}"
+
     def format_error(self, archive: Path, problem: str) -> GenaugError:
-        return GenaugError(f"{archive} {problem}: set {self.url_key} to {self.mirror}")
+        return GenaugError(f"{archive} {problem}: {self.fix}")
 
 
 def fetch_archive(url: str, archive: Path, folder: Path, md5: str, source: Source) -> Path:
     """Make ``folder`` (the archive's top folder) exist under ``archive.parent``.
 
     An archive already there with the right md5 is only extracted; otherwise it is copied
-    (``file://``) or downloaded with torchvision's ``download_and_extract_archive``
-    (http(s)), md5-verified either way. Nothing half-written is left on failure: no partial
-    archive, no half-extracted folder.
+    (``file://``) or downloaded with torchvision's ``download_url`` (http(s)), md5-verified
+    either way, then extracted by :func:`extract_safely`. Nothing half-written is left on
+    failure: no partial archive, no half-extracted folder.
     """
     url = as_url(url)
     have = archive.is_file() and md5_file(archive) == md5
@@ -98,11 +111,9 @@ def fetch_archive(url: str, archive: Path, folder: Path, md5: str, source: Sourc
     with atomic_path(folder) as tmp:
         if not have and urlparse(url).scheme == "file":
             _copy_local(url, archive, md5, source)  # torchvision's urlretrieve needs HTTP(S)
-            have = True
-        if have:
-            _extract(archive, tmp.parent, source)
-        else:
-            _download(url, archive, tmp.parent, md5, source)
+        elif not have:
+            _download(url, archive, md5, source)
+        extract_safely(archive, tmp.parent, source.fix)
         if not tmp.is_dir():
             raise source.format_error(archive, f"has no top folder {folder.name}/")
     return folder
@@ -119,31 +130,14 @@ def _copy_local(url: str, archive: Path, md5: str, source: Source) -> None:
             raise source.md5_error(url, archive, actual, md5)
 
 
-def _extract(archive: Path, to: Path, source: Source) -> None:
-    from torchvision.datasets.utils import extract_archive
-
-    try:
-        extract_archive(str(archive), str(to))
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as e:
-        raise source.format_error(archive, f"cannot be extracted ({error_reason(e)})") from e
-
-
-def _download(url: str, archive: Path, extract_root: Path, md5: str, source: Source) -> None:
-    from torchvision.datasets.utils import download_and_extract_archive
+def _download(url: str, archive: Path, md5: str, source: Source) -> None:
+    from torchvision.datasets.utils import download_url
 
     try:
         with socket_timeout(DOWNLOAD_TIMEOUT_S):
-            download_and_extract_archive(
-                url,
-                download_root=str(archive.parent),
-                extract_root=str(extract_root),
-                filename=archive.name,
-                md5=md5,
-            )
+            download_url(url, str(archive.parent), filename=archive.name, md5=md5)
     except Exception as e:
         actual = md5_file(archive) if archive.is_file() else None
-        if actual == md5:  # downloaded and verified: the extraction failed
-            raise source.format_error(archive, f"cannot be extracted ({error_reason(e)})") from e
         archive.unlink(missing_ok=True)
         # torchvision: RuntimeError("File not found or corrupted.") after a wrong md5
         if isinstance(e, RuntimeError) and actual is not None:
@@ -152,3 +146,101 @@ def _download(url: str, archive: Path, extract_root: Path, md5: str, source: Sou
     except BaseException:  # interrupted: no partial archive
         archive.unlink(missing_ok=True)
         raise
+
+
+# --------------------------------------------------------------------------- safe extraction
+def extract_safely(archive: Path, dest: Path, fix: str) -> None:
+    """Extract the zip or tar (any compression) ``archive`` into the folder ``dest``, refusing
+    any member that could land outside it.
+
+    Every member is checked before anything is extracted: an absolute name, a ``..``
+    component, a symlink or hard link pointing outside ``dest``, a device file or a fifo
+    stops it with one :class:`GenaugError` line naming the archive, the member and ``fix``.
+    Tars are then extracted with ``tarfile``'s ``"data"`` filter, which also resolves links
+    already on disk; its refusals become the same line. Callers extract into a temporary
+    folder (:func:`genaug.io.atomic_path`), so a failure leaves nothing behind.
+    """
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    _check_member(archive, info.filename, *_zip_kind(zf, info), fix)
+                zf.extractall(dest)
+        elif tarfile.is_tarfile(archive):
+            if not hasattr(tarfile, "data_filter"):  # added in Python 3.11.4
+                raise GenaugError(
+                    f"cannot extract {archive} safely with Python {sys.version.split()[0]}: "
+                    "use Python 3.11.4 or later (tarfile's data filter)"
+                )
+            with tarfile.open(archive) as tar:
+                for member in tar.getmembers():
+                    _check_member(archive, member.name, *_tar_kind(member), fix)
+                tar.extractall(dest, filter="data")
+        else:
+            raise GenaugError(
+                f"{archive} cannot be extracted (neither a zip nor a tar archive): {fix}"
+            )
+    except tarfile.FilterError as e:
+        raise _unsafe(archive, e.tarinfo.name, f"refused by tarfile's data filter: {e}", fix) from e
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as e:
+        raise GenaugError(f"{archive} cannot be extracted ({error_reason(e)}): {fix}") from e
+
+
+def _zip_kind(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, str]:
+    """``(kind, link target)`` of a zip member, from the Unix mode zip stores (if any)."""
+    mode = info.external_attr >> 16 if info.create_system == 3 else 0
+    if stat.S_ISLNK(mode):
+        return "symlink", zf.read(info).decode("utf-8", "replace")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device", ""
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return "fifo", ""
+    return "file", ""
+
+
+def _tar_kind(member: tarfile.TarInfo) -> tuple[str, str]:
+    if member.issym():
+        return "symlink", member.linkname
+    if member.islnk():
+        return "hard link", member.linkname
+    if member.ischr() or member.isblk():
+        return "device", ""
+    if member.isfifo():
+        return "fifo", ""
+    return "file", ""
+
+
+def _check_member(archive: Path, name: str, kind: str, target: str, fix: str) -> None:
+    """Refuse a member that could land, or point, outside the extraction folder. Hand-written:
+    zipfile has no such check, and tarfile's data filter strips a leading ``/`` instead of
+    refusing it."""
+    if _is_absolute(name):
+        raise _unsafe(archive, name, "has an absolute path", fix)
+    if _escapes(name):
+        raise _unsafe(archive, name, "has a '..' component", fix)
+    if kind in ("device", "fifo"):
+        raise _unsafe(archive, name, f"is a {'device file' if kind == 'device' else kind}", fix)
+    if kind in ("symlink", "hard link"):
+        # a symlink's target is relative to its folder, a hard link's to the archive's root
+        base = posixpath.dirname(name) if kind == "symlink" else ""
+        if _is_absolute(target) or _escapes(posixpath.join(base, target), normalise=True):
+            raise _unsafe(archive, name, f"is a {kind} to {target!r}, outside the archive", fix)
+
+
+def _is_absolute(name: str) -> bool:
+    return name.startswith(("/", "\\")) or PureWindowsPath(name).drive != ""
+
+
+def _escapes(name: str, normalise: bool = False) -> bool:
+    """Whether ``name`` has a ``..`` component (or, ``normalise``d, climbs above its root)."""
+    name = name.replace("\\", "/")
+    if normalise:
+        return posixpath.normpath(name).split("/")[0] == ".."
+    return ".." in name.split("/")
+
+
+def _unsafe(archive: Path, name: str, why: str, fix: str) -> GenaugError:
+    return GenaugError(
+        f"{archive}: member {name!r} {why}; refused, nothing extracted (a safe archive keeps "
+        f"every member inside its folder): {fix}"
+    )
