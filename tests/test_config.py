@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shlex
 
 import pytest
 import yaml
@@ -101,12 +102,18 @@ def test_every_shipped_config_plans_quickly(name, tmp_path):
     start = time.perf_counter()
     proc = snakemake(tmp_path, "-n", "--quiet", "rules", f"--configfile={REPO / 'config' / name}")
     assert time.perf_counter() - start < 30
+    config = merged(default_config(), yaml.safe_load((REPO / "config" / name).read_text()))
+    check_planned_jobs(proc.stdout, config)
+
+
+def check_planned_jobs(stdout: str, config: dict) -> None:
+    """The dry run's "Job stats" table has one split per (regime, replicate) and one classify
+    job per (method, regime) of ``config``."""
     counts = {}  # the "Job stats" table: "<rule> <count>" lines
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    config = merged(default_config(), yaml.safe_load((REPO / "config" / name).read_text()))
     n_regimes = {"fewshot": len(config["fewshot"]["shots"])}
     n_regimes["imbalance"] = len(config["imbalance"]["fractions"])
     imbalance_only = {"oversample", "undersample", "weighted"}
@@ -117,7 +124,76 @@ def test_every_shipped_config_plans_quickly(name, tmp_path):
         ]
         n_jobs["subsample"] += len(config["replicates"]) * n_regimes[scenario]
         n_jobs["classify"] += len(methods) * n_regimes[scenario]  # every seed in one job
-    assert {rule: counts[rule] for rule in n_jobs} == n_jobs
+    assert {rule: counts.get(rule) for rule in n_jobs} == n_jobs
+
+
+def readme_config_examples() -> list[list[str]]:
+    """The arguments of every `snakemake ... --config ...` command line in README.md."""
+    return [
+        shlex.split(line)[1:]
+        for line in (REPO / "README.md").read_text().splitlines()
+        if line.startswith("snakemake ") and " --config " in line
+    ]
+
+
+#: overrides of the lists and numbers README's "Configure" table shows, as a user types them
+#: (Snakemake hands every value inside a list or mapping over as a string)
+CONFIG_OVERRIDES = [
+    ["--config", "replicates=[0,1,2]"],
+    ["--config", "fewshot={shots: [1, 3, 5], n_classes: 5, redraw_classes: true}"],
+    ["--config", "imbalance={fractions: [0.1, 0.5], ratio: 1.0, minority_class: 2}"],
+    ["--config", "scenarios=[imbalance]", "augment={n_per_image: 2, classical: {scale: [1, 1.5]}}"],
+    ["--config", "classifier={steps: 50, batch_size: 16, lr: 0.01}", "seed=3"],
+]
+
+
+@pytest.mark.parametrize("args", readme_config_examples() + CONFIG_OVERRIDES, ids=" ".join)
+def test_config_overrides_plan(args, tmp_path):
+    """Each `--config` of the README, and of the lists and numbers it documents, plans with
+    `snakemake -n`, and the plan follows the override."""
+    from snakemake.cli import parse_config
+
+    entries = args[args.index("--config") + 1 :]
+    entries = entries[: next((i for i, a in enumerate(entries) if a.startswith("-")), None)]
+    proc = snakemake(tmp_path, "-n", *args)
+    config = merged(default_config(), parse_config(entries))
+    check_planned_jobs(proc.stdout, config)
+    outputs = [line.split(":", 1)[1] for line in proc.stdout.splitlines() if "output:" in line]
+    paths = [p.strip() for line in outputs for p in line.split(",")]
+    assert paths and all(p.startswith(f"{config['outdir']}/") for p in paths)
+
+
+@pytest.mark.parametrize(
+    "key, given, becomes",
+    [
+        ("replicates", ["0", "1", "2"], [0, 1, 2]),
+        ("fewshot.shots", ["1", " 3", "5"], [1, 3, 5]),
+        ("fewshot.n_classes", "null", None),
+        ("fewshot.redraw_classes", "true", True),
+        ("imbalance.fractions", ["0.1", ".5", "1"], [0.1, 0.5, 1]),
+        ("imbalance.ratio", "1e0", 1.0),
+        ("augment.classical.scale", ["0.9", "1.1"], [0.9, 1.1]),
+        ("generators.cvae.steps", "10", 10),  # through $ref and allOf
+        ("datasets.utkface.channels", "3", 3),  # an untyped enum of numbers
+        ("datasets.utkface.md5", "0" * 32, "0" * 32),  # a string stays a string
+    ],
+)
+def test_config_strings_become_the_schema_types(key, given, becomes):
+    config = copy.deepcopy(default_config())
+    *parents, leaf = key.split(".")
+    node = config
+    for part in parents:
+        node = node[part]
+    node[leaf] = given
+    check_config(config, SCHEMA)
+    assert repr(node[leaf]) == repr(becomes)  # the value and its type (1 is not 1.0)
+
+
+def test_config_strings_that_are_not_numbers_still_fail():
+    config = copy.deepcopy(default_config())
+    config["replicates"] = ["0", "1x"]
+    with pytest.raises(GenaugError, match=r"^config error at replicates\[1\]: '1x' is not of"):
+        check_config(config, SCHEMA)
 
 
 def merged(base: dict, override: dict) -> dict:

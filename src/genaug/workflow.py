@@ -27,14 +27,102 @@ def check_config(config: dict, schema_path: str | Path) -> None:
     """Validate ``config`` with ``snakemake.utils.validate``; on failure raise one clear line.
 
     The line names the offending key, what is wrong with it, and what the key is for.
+    Strings where the schema wants a number, boolean or null are converted first, in place
+    (:func:`coerce_config_strings`): that is how ``--config`` passes lists and mappings.
     """
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
+    coerce_config_strings(config, yaml.safe_load(Path(schema_path).read_text()))
     try:
         validate(config, str(schema_path))
     except WorkflowError:
         raise GenaugError(explain_config_error(config, schema_path)) from None
+
+
+#: how ``--config`` spells a non-string scalar (YAML's forms), by the JSON type it becomes
+_SCALAR_SPELLINGS = {
+    "integer": re.compile(r"[-+]?[0-9]+"),
+    "number": re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"),
+    "boolean": re.compile(r"true|false", re.IGNORECASE),
+    "null": re.compile(r"null|~", re.IGNORECASE),
+}
+
+
+def coerce_config_strings(config: Any, schema: dict) -> Any:
+    """Convert, in place, each string of ``config`` that sits where ``schema`` allows no
+    string but an integer, number, boolean or null, and reads as one; returns ``config``.
+
+    Snakemake's ``--config replicates=[0,1,2]`` parses lists and mappings with YAML's
+    BaseLoader, so every value inside them arrives as a string ("'2' is not of type
+    'integer'"). Hand-written: jsonschema validates but never converts. Follows
+    ``properties``, ``additionalProperties``, ``items``, local ``$ref`` and
+    ``allOf``/``anyOf``/``oneOf``; anything else is left for validation to report.
+    """
+    return _coerce(config, [schema], schema)
+
+
+def _coerce(value: Any, nodes: list[dict], root: dict) -> Any:
+    nodes = [n for node in nodes for n in _subschemas(node, root)]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _coerce(item, [c for n in nodes for c in _property(n, key)], root)
+    elif isinstance(value, list):
+        items = [n["items"] for n in nodes if isinstance(n.get("items"), dict)]
+        value[:] = [_coerce(item, items, root) for item in value]
+    elif isinstance(value, str):
+        types = set()
+        for n in nodes:
+            declared = n.get("type", [])
+            types.update([declared] if isinstance(declared, str) else declared)
+            # an untyped enum or const (e.g. channels: [1, 3]) allows its values' types
+            allowed = [*n.get("enum", []), *([n["const"]] if "const" in n else [])]
+            types.update(_json_type(v) for v in allowed)
+        if types and "string" not in types:
+            return _parse_scalar(value, types)
+    return value
+
+
+def _subschemas(node: dict, root: dict) -> list[dict]:
+    """``node`` with its local ``$ref`` and ``allOf``/``anyOf``/``oneOf`` parts, flattened."""
+    out = [node]
+    if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+        target: Any = root
+        for part in node["$ref"][2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        out += _subschemas(target, root)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for part in node.get(key, []):
+            out += _subschemas(part, root)
+    return out
+
+
+def _property(node: dict, key: str) -> list[dict]:
+    if key in node.get("properties", {}):
+        return [node["properties"][key]]
+    extra = node.get("additionalProperties")
+    return [extra] if isinstance(extra, dict) else []
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return "number" if isinstance(value, float) else "string"
+
+
+def _parse_scalar(text: str, types: set[str]) -> Any:
+    """``text`` as the first of ``types`` it spells (integer before number); else unchanged."""
+    text_ = text.strip()
+    spelled = {k for k in types & _SCALAR_SPELLINGS.keys() if _SCALAR_SPELLINGS[k].fullmatch(text_)}
+    if spelled & {"integer", "number"}:
+        return int(text_) if _SCALAR_SPELLINGS["integer"].fullmatch(text_) else float(text_)
+    if "boolean" in spelled:
+        return text_.lower() == "true"
+    return None if "null" in spelled else text
 
 
 def explain_config_error(config: dict, schema_path: str | Path) -> str:
