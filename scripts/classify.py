@@ -1,5 +1,8 @@
 """Rule classify: every replicate seed of one (method, regime), in one process."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821  genaug, in --use-conda jobs too
 from genaug.workflow import run_script
 
 

@@ -1,5 +1,8 @@
 """Rule collect_runs: every classifier run's metrics as one CSV."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821  genaug, in --use-conda jobs too
 from genaug.workflow import run_script
 
 

@@ -1,6 +1,9 @@
 """Rule figure_metric: one metric against the scenario's regime (shots per class or kept
 fraction), per method, with 95% CIs."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821  genaug, in --use-conda jobs too
 from genaug.workflow import run_script
 
 

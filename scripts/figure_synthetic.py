@@ -1,5 +1,8 @@
 """Rule figure_synthetic: real shots next to the synthetic images made from them."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821  genaug, in --use-conda jobs too
 from genaug.workflow import run_script
 
 

@@ -1,5 +1,8 @@
 """Rule figure_training: a generator's loss curves, one line per trained model."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821  genaug, in --use-conda jobs too
 from genaug.workflow import run_script
 
 

@@ -1,6 +1,9 @@
 """Rule generate: synthetic images for every replicate seed of one (generator, regime), each
 as Parquet and as PNG shards."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821  genaug, in --use-conda jobs too
 from genaug.workflow import run_script
 
 

@@ -1,5 +1,8 @@
 """Rule stats: each method against the baseline in one scenario, as CSV and Markdown."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821  genaug, in --use-conda jobs too
 from genaug.workflow import run_script
 
 # TODO(scenario): how the legend names a level of each scenario's regime column, keyed by the

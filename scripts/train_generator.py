@@ -1,6 +1,9 @@
 """Rules train_generator and fit_generator: one generator on the source data, or on the
 reduced training set of every replicate seed of one regime."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821  genaug, in --use-conda jobs too
 from genaug.workflow import run_script
 
 

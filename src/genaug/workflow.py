@@ -111,7 +111,9 @@ def _json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, int):
         return "integer"
-    return "number" if isinstance(value, float) else "string"
+    if isinstance(value, float):
+        return "number"
+    return "string" if isinstance(value, str) else type(value).__name__
 
 
 def _parse_scalar(text: str, types: set[str]) -> Any:
