@@ -181,7 +181,7 @@ def extract_safely(archive: Path, dest: Path, fix: str) -> None:
                 f"{archive} cannot be extracted (neither a zip nor a tar archive): {fix}"
             )
     except tarfile.FilterError as e:
-        raise _unsafe(archive, e.tarinfo.name, f"refused by tarfile's data filter: {e}", fix) from e
+        raise _unsafe(archive, e.tarinfo.name, f"tarfile's data filter refuses ({e})", fix) from e
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as e:
         raise GenaugError(f"{archive} cannot be extracted ({error_reason(e)}): {fix}") from e
 
@@ -241,6 +241,6 @@ def _escapes(name: str, normalise: bool = False) -> bool:
 
 def _unsafe(archive: Path, name: str, why: str, fix: str) -> GenaugError:
     return GenaugError(
-        f"{archive}: member {name!r} {why}; refused, nothing extracted (a safe archive keeps "
-        f"every member inside its folder): {fix}"
+        f"{archive}: refused the member {name!r}, which {why} (a safe archive keeps every "
+        f"member inside its folder); nothing was extracted: {fix}"
     )

@@ -273,7 +273,8 @@ def download_full(
 ) -> dict[str, Path]:
     """Download and extract ``images_background.zip`` and ``images_evaluation.zip`` into ``root``.
 
-    Uses torchvision's loader (checksum verified); an archive already in ``root`` with the
+    Uses torchvision's downloader (checksum verified) and
+    :func:`genaug.data.download.extract_safely`; an archive already in ``root`` with the
     right md5 is not downloaded again. ``base_url`` may be a URL, a ``file://`` URL or a local
     folder. Returns ``{name: extracted folder}``.
     """

@@ -68,7 +68,7 @@ def download_utkface(
 ) -> Path:
     """Download ``UTKFace.tar.gz`` into ``root`` and extract it; return ``root/UTKFace``.
 
-    ``url`` is an http(s) URL (downloaded by torchvision's ``download_and_extract_archive``),
+    ``url`` is an http(s) URL (downloaded by torchvision's ``download_url``),
     a ``file://`` URL or a local path of the archive; ``md5`` is required and checked. An
     archive already in ``root`` with the right md5 is not fetched again. On any failure
     nothing half-written is left: no partial archive, no half-extracted folder.
