@@ -15,6 +15,7 @@ import os
 import stat
 import tarfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +98,7 @@ class Dataset:
     name: str
     archive: str
     top: str  # the archive's top folder
-    write: object  # write_tar or write_zip
+    write: Callable[[Path, list[Member]], None]  # write_tar or write_zip
     fix: str  # what the error line tells the user to do
 
     def settings(self, tmp_path: Path, url: str, md5: str) -> dict:

@@ -193,7 +193,7 @@ def _zip_kind(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, str]:
         return "symlink", zf.read(info).decode("utf-8", "replace")
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "device", ""
-    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+    if stat.S_ISFIFO(mode):
         return "fifo", ""
     return "file", ""
 
