@@ -340,3 +340,119 @@ def test_one_sided_p_points_towards_better():
     np.testing.assert_allclose(good["paired_p"], bad["paired_p"], rtol=1e-9)
     np.testing.assert_allclose(good["p_one_sided"] + bad["p_one_sided"], 1.0, rtol=1e-12)
     np.testing.assert_allclose(good["paired_t"], -bad["paired_t"], rtol=1e-9)
+
+
+# --------------------------------------------------------------------------- power, equivalence
+def test_detectable_dz_falls_with_n_and_matches_statsmodels():
+    from statsmodels.stats.power import TTestPower
+
+    alpha = 0.05 / 22
+    at4, at40 = S.detectable_dz(4, alpha), S.detectable_dz(40, alpha)
+    assert at40 < at4 / 5
+    for n, dz in [(4, at4), (40, at40)]:
+        assert dz == pytest.approx(
+            TTestPower().solve_power(nobs=n, alpha=alpha, power=0.8, alternative="larger")
+        )
+        # the definition: a true effect of that size is found 80 % of the time
+        assert TTestPower().power(dz, n, alpha, alternative="larger") == pytest.approx(0.8)
+    assert S.detectable_dz(40, 0.05, power=0.9) > S.detectable_dz(40, 0.05)
+    assert math.isnan(S.detectable_dz(1, alpha)) and math.isnan(S.detectable_dz(0, alpha))
+    with pytest.raises(ValueError, match="power"):
+        S.detectable_dz(4, 0.05, power=0.01)
+
+
+@pytest.mark.parametrize(
+    "dz, alpha, needed",
+    [
+        # the textbook (G*Power) sample sizes of a one-sided paired t-test at 80 % power
+        (1.0, 0.05, 8),
+        (0.5, 0.05, 27),
+        (0.5, 0.05 / 22, 59),  # 58.19 rounded up
+        (0.0, 0.05, math.inf),  # no gain: no number of replicates shows one
+        (-0.5, 0.05, math.inf),
+        (1e-16, 0.05, math.inf),  # the solver gives up
+    ],
+)
+def test_replicates_needed_known_answers(dz, alpha, needed):
+    assert S.replicates_needed(dz, alpha) == needed
+
+
+def test_replicates_needed_is_the_first_n_with_enough_power():
+    from statsmodels.stats.power import TTestPower
+
+    n = S.replicates_needed(0.8, 0.01)
+    power = TTestPower().power
+    assert power(0.8, n, 0.01, alternative="larger") >= 0.8
+    assert power(0.8, n - 1, 0.01, alternative="larger") < 0.8
+    assert math.isnan(S.replicates_needed(math.nan, 0.05))
+
+
+def test_tost_equivalence_of_near_identical_not_shifted_samples():
+    rng = np.random.default_rng(2)
+    base = 0.6 + 0.05 * rng.standard_normal(8)
+    near = base + 0.003 * rng.standard_normal(8)
+    p = S.paired_tost(near, base, 0.02)
+    assert p < 1e-4
+    # the same as two one-sided t-tests of the differences against -margin and +margin
+    d = near - base
+    lower = st.ttest_1samp(d, -0.02, alternative="greater").pvalue
+    upper = st.ttest_1samp(d, 0.02, alternative="less").pvalue
+    assert p == pytest.approx(max(lower, upper), rel=1e-9)
+    assert S.paired_tost(near + 0.05, base, 0.02) > 0.99  # shifted by 5 points
+    assert S.paired_tost(near + 0.05, base, 0.1) < 0.05  # ... but within a 10-point margin
+    assert math.isnan(S.paired_tost(base, base, 0.02))  # zero spread
+    assert math.isnan(S.paired_tost(base[:1], base[:1] + 0.1, 0.02))
+    with pytest.raises(ValueError, match="margin"):
+        S.paired_tost(near, base, 0.0)
+
+
+def _differences(spec: dict[str, tuple[float, float, int]]) -> pd.DataFrame:
+    """Runs whose paired differences from ``none`` have exactly the mean and SD of
+    ``spec[method] = (mean, sd, n)``, over a baseline with a large between-replicate spread."""
+    rng = np.random.default_rng(5)
+    base = 0.5 + 0.1 * np.tanh(rng.standard_normal(40))
+    rows = [("none", 1, r, v) for r, v in enumerate(base)]
+    for method, (mean, sd, n) in spec.items():
+        z = rng.standard_normal(n)
+        z = (z - z.mean()) / z.std(ddof=1) if n > 1 else z * 0
+        rows += [(method, 1, r, base[r] + mean + sd * z[r]) for r in range(n)]
+    return pd.DataFrame(rows, columns=["method", "k", "replicate", "accuracy"])
+
+
+VERDICT_CASES = {
+    "gain": ((0.10, 0.01, 8), "better"),
+    "loss": ((-0.10, 0.01, 8), "worse"),
+    "level": ((0.0, 0.005, 8), "no meaningful difference"),
+    "fewseeds": ((0.01, 0.05, 4), "inconclusive: too few replicates"),
+    "oneseed": ((0.05, 0.0, 1), "inconclusive: too few replicates"),
+    "flat": ((0.0, 0.0, 8), "n/a: zero spread"),
+    "atmargin": ((0.01, 0.03, 40), "inconclusive"),
+}
+
+
+def test_verdicts_of_constructed_tables():
+    table = S.compare(_differences({m: spec for m, (spec, _) in VERDICT_CASES.items()}))
+    rows = table.set_index("method")
+    assert rows["verdict"].to_dict() == {m: verdict for m, (_, verdict) in VERDICT_CASES.items()}
+    assert set(rows["verdict"]) == set(S.VERDICTS)
+    assert list(rows.index[rows["equivalent"]]) == ["level"]
+    m = 5  # rows with a p-value: all but oneseed and flat
+    assert table.attrs["power_alpha"] == pytest.approx(0.05 / m)
+    # worse is the Holm-corrected two-sided p, Holm over the same rows
+    np.testing.assert_allclose(rows["paired_p_holm"], S.holm(rows["paired_p"]))
+    assert rows.loc["loss", "p_holm"] == pytest.approx(1.0)
+    # MDE: the statsmodels d_z at alpha / m, times the (constructed) SD of the differences
+    for method in ("fewseeds", "atmargin"):
+        (_, sd, n), _ = VERDICT_CASES[method]
+        assert rows.loc[method, "mde_dz"] == pytest.approx(S.detectable_dz(n, 0.05 / m))
+        assert rows.loc[method, "mde"] == pytest.approx(rows.loc[method, "mde_dz"] * sd)
+    assert rows.loc["fewseeds", "mde"] > 0.02 >= rows.loc["atmargin", "mde"]
+    assert rows.loc["fewseeds", "mde_dz"] > 5 * rows.loc["atmargin", "mde_dz"]  # n = 4 vs 40
+    assert math.isnan(rows.loc["flat", "mde"]) and math.isnan(rows.loc["oneseed", "mde_dz"])
+    # replicates needed for the observed d_z (1/3 at 'atmargin'), a whole number
+    assert rows.loc["atmargin", "n_needed"] == S.replicates_needed(1 / 3, 0.05 / m)
+    assert rows.loc["loss", "n_needed"] == math.inf
+    assert math.isnan(rows.loc["flat", "n_needed"])
+    # the few seeds do show that the difference lies within +-30 points
+    wide = S.compare(_differences({"fewseeds": VERDICT_CASES["fewseeds"][0]}), margin=0.3)
+    assert wide.attrs["margin"] == 0.3 and wide.loc[0, "verdict"] == "no meaningful difference"

@@ -4,9 +4,11 @@ one scenario.
 The statistics come from libraries: t-tests with their p-values and confidence intervals from
 scipy.stats (``ttest_1samp``, ``ttest_rel``, ``ttest_ind(equal_var=False)``, each with
 ``alternative=`` and ``.confidence_interval()``), the Holm correction from statsmodels'
-``multipletests``.  Written here by hand is only what no library does for us: the conventions
-below, Hedges' g and Cohen's d_z (see why in their docstrings), clipping intervals to a metric's
-range, and pairing the runs by replicate into tables.  The Markdown rendering of the tables is
+``multipletests``, the power analysis from statsmodels' ``TTestPower.solve_power`` and the
+equivalence test from statsmodels' ``ttost_paired``.  Written here by hand is only what no library
+does for us: the conventions below, Hedges' g and Cohen's d_z (see why in their docstrings),
+clipping intervals to a metric's range, pairing the runs by replicate into tables, and the
+verdict of a comparison (:func:`compare`).  The Markdown rendering of the tables is
 :func:`genaug.report.to_markdown`.
 
 Conventions shared by every function:
@@ -42,21 +44,29 @@ import pandas as pd
 from scipy import special
 from scipy import stats as st
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.weightstats import ttost_paired
 
 from genaug.errors import GenaugError
 
 __all__ = [
     "COMPARE_COLUMNS",
+    "DEFAULT_MARGIN",
     "DESCRIBE_COLUMNS",
     "METRIC_BOUNDS",
+    "POWER",
+    "VERDICTS",
     "TTest",
     "compare",
     "cohens_dz",
     "describe",
+    "detectable_dz",
     "hedges_g",
     "holm",
     "mean_ci",
+    "paired_tost",
     "paired_ttest",
+    "replicates_needed",
     "scenario_statistics",
     "welch_ttest",
 ]
@@ -87,7 +97,30 @@ COMPARE_COLUMNS = [
     "cohens_dz",
     "p_holm",
     "significant",
+    "paired_p_holm",
+    "mde_dz",
+    "mde",
+    "n_needed",
+    "tost_p",
+    "tost_p_holm",
+    "equivalent",
+    "verdict",
 ]
+#: the power at which :func:`compare` reports the minimal detectable effect and the replicates
+#: needed
+POWER = 0.8
+#: the default equivalence margin (config ``stats.equivalence_margin``), in the metric's units:
+#: +-2 percentage points of a metric in [0, 1]
+DEFAULT_MARGIN = 0.02
+#: the verdicts of :func:`compare`, in the order its rule tries them
+VERDICTS = (
+    "better",
+    "worse",
+    "no meaningful difference",
+    "inconclusive: too few replicates",
+    "n/a: zero spread",
+    "inconclusive",
+)
 DESCRIBE_COLUMNS = ["method", "k", "n", "mean", "std", "ci_low", "ci_high"]
 #: the range of each metric genaug.metrics.classification_metrics reports (all are rates or an
 #: AUROC); intervals of these metrics are clipped to it
@@ -311,6 +344,68 @@ def cohens_dz(a, b) -> float:
     return _mean(d) / sd
 
 
+# --------------------------------------------------------------------------- power, equivalence
+def _check_power(alpha: float, power: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if not alpha < power < 1.0:
+        raise ValueError(f"power must be in (alpha, 1) = ({alpha:g}, 1), got {power!r}")
+
+
+def detectable_dz(n: int, alpha: float, power: float = POWER) -> float:
+    """The smallest standardised effect d_z that a one-sided paired t-test of n pairs at level
+    ``alpha`` detects with probability ``power`` (statsmodels' ``TTestPower().solve_power`` with
+    ``alternative="larger"``).  NaN for n < 2 (no test)."""
+    _check_power(alpha, power)
+    if n < 2:
+        return NAN
+    dz = TTestPower().solve_power(
+        effect_size=None, nobs=n, alpha=alpha, power=power, alternative="larger"
+    )
+    return float(dz)
+
+
+def replicates_needed(dz: float, alpha: float, power: float = POWER) -> float:
+    """How many pairs a one-sided paired t-test at level ``alpha`` needs to detect a true effect
+    ``dz`` with probability ``power`` (statsmodels' ``TTestPower().solve_power`` for ``nobs``,
+    rounded up to a whole number).
+
+    Returned as a float, so that it can say what no whole number can: NaN if ``dz`` is NaN, and
+    inf if ``dz <= 0`` (no number of replicates shows a gain that is not there: the power of the
+    test never exceeds alpha) or if ``dz`` is so close to zero that statsmodels' solver finds no
+    answer (beyond ~1e25 pairs).
+    """
+    _check_power(alpha, power)
+    if math.isnan(dz):
+        return NAN
+    if dz <= 0:
+        return math.inf
+    with warnings.catch_warnings():
+        # the solver warns (ConvergenceWarning) and returns NaN when the answer is out of reach
+        warnings.simplefilter("ignore")
+        n = TTestPower().solve_power(
+            effect_size=dz, nobs=None, alpha=alpha, power=power, alternative="larger"
+        )
+    return float(math.ceil(n)) if math.isfinite(n) else math.inf
+
+
+def paired_tost(a, b, margin: float) -> float:
+    """p-value of the paired equivalence test (TOST, two one-sided t-tests) of
+    H0 "|mean(a - b)| >= margin" against H1 "-margin < mean(a - b) < margin", by statsmodels'
+    ``ttost_paired``: the larger of the two one-sided p-values.
+
+    Pairing rules as in :func:`paired_ttest`.  NaN if fewer than two pairs or the differences
+    have zero spread (as for the t-test: a few seeds that agree exactly are not infinite
+    evidence).
+    """
+    if not margin > 0:
+        raise ValueError(f"the equivalence margin must be > 0, got {margin!r}")
+    a, b = _paired_arrays(a, b)
+    if a.size < 2 or _is_zero(_sd(a - b), a, b):
+        return NAN
+    return float(ttost_paired(a, b, -margin, margin)[0])
+
+
 # --------------------------------------------------------------------------- multiplicity
 def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
     """Holm-Bonferroni step-down adjusted p-values, by statsmodels'
@@ -402,6 +497,8 @@ def compare(
     confidence: float = 0.95,
     by: str = "k",
     bounds: Bounds = None,
+    margin: float = DEFAULT_MARGIN,
+    power: float = POWER,
 ) -> pd.DataFrame:
     """Every method against the baseline, per k, paired by replicate.
 
@@ -416,18 +513,49 @@ def compare(
     table, and ``significant`` is ``p_holm < alpha`` (False where p is NaN).  A (method, k) with no
     baseline runs to pair with stays in the table with n = 0 and NaN statistics.
 
+    Whether the replicates are enough (at ``power``, 80 % by default, and the level
+    alpha / m, m the number of rows with a p-value: the level Holm's first, strictest step tests
+    at, so these numbers hold for every row of the family whatever its rank):
+
+    * ``mde_dz``: the minimal detectable effect, the smallest d_z the one-sided paired test of
+      the row's n pairs detects (:func:`detectable_dz`); ``mde`` is the same in the metric's
+      units, ``mde_dz`` times the SD of the paired differences (NaN where that SD is undefined
+      or zero).
+    * ``n_needed``: the pairs needed to detect the observed ``cohens_dz``
+      (:func:`replicates_needed`: a whole number as a float; inf where the observed effect is
+      not a gain, NaN where d_z is undefined).
+
+    Equivalence and harm, each Holm-corrected over the rows of the table like ``p_holm``:
+
+    * ``tost_p``: the paired TOST p-value for "|mean difference| < ``margin``" (in the metric's
+      units; :func:`paired_tost`), ``tost_p_holm`` its Holm adjustment, ``equivalent`` is
+      ``tost_p_holm < alpha``.
+    * ``paired_p_holm``: the Holm adjustment of the two-sided ``paired_p``.  A loss counts when
+      it is below alpha with ``diff < 0``.  Two-sided rather than a one-sided "worse" test:
+      Holm still keeps the family's chance of any false "worse" at most alpha, and a single
+      null row is then wrongly called better or worse with probability 1.5 alpha (alpha +
+      alpha / 2) rather than the 2 alpha of two one-sided tests.
+
+    ``verdict`` is the first of ``VERDICTS`` whose rule holds: "better" if ``significant``;
+    "worse" if ``paired_p_holm < alpha`` and ``diff < 0``; "no meaningful difference" if
+    ``equivalent``; "inconclusive: too few replicates" if n < 2 or ``mde > margin`` (the
+    replicates could not even detect a gain as large as the margin); "n/a: zero spread" if
+    ``mde`` is NaN (the paired differences have zero spread: no test is defined); else
+    "inconclusive" (enough replicates to detect a gain of the margin's size, yet neither a
+    gain, a loss nor equivalence is shown: the effect is likely close to the margin).
+
     ``by`` names the column that plays the part of k (e.g. ``fraction``).  ``bounds`` is the
     metric's range: the CI of the mean is clipped to it, the CI of the difference to
     [lo - hi, hi - lo]; None looks the metric up in ``METRIC_BOUNDS`` (a metric not there is
-    unbounded).  The parameters and ``bounds`` are recorded in ``table.attrs``.
+    unbounded).  The parameters, ``bounds`` and the level of the power analysis (``power_alpha``)
+    are recorded in ``table.attrs``.
 
     Raises GenaugError if a column is missing, a value lies outside ``bounds``, the baseline
     never occurs, or a (method, k, replicate) occurs more than once (the pairing would be
     ambiguous).
     """
     _check_confidence(confidence)
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    _check_power(alpha, power)
     bounds = _metric_bounds(metric, bounds)
     df = _check_runs(runs, metric, by, bounds)
     dup = df.duplicated(["method", by, "replicate"], keep=False)
@@ -444,7 +572,7 @@ def compare(
         )
     df = df[df[metric].notna()]
     base = df[df["method"] == baseline]
-    rows = []
+    rows, sd_diff = [], []
     others = df[df["method"] != baseline]
     for (method, k), g in others.groupby(["method", by], sort=True):
         b = base[base[by] == k]
@@ -477,13 +605,34 @@ def compare(
                 "confidence_better": 1.0 - p.p_greater,
                 "hedges_g": hedges_g(x, y),
                 "cohens_dz": cohens_dz(x, y),
+                "tost_p": paired_tost(x, y, margin),
             }
         )
+        # the SD of the paired differences that scales mde: NaN where undefined or zero
+        sd_diff.append(NAN if _is_zero(sd := _sd(x - y), x, y) else sd)
     out = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
-    out["p_holm"] = holm(out["p_one_sided"].to_numpy(dtype=float))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out["significant"] = (out["p_holm"] < alpha).astype(bool)
+    power_alpha = alpha / max(1, int(out["p_one_sided"].notna().sum()))
+    out["mde_dz"] = [detectable_dz(n, power_alpha, power) for n in out["n"]]
+    out["mde"] = out["mde_dz"] * np.asarray(sd_diff, dtype=float)
+    out["n_needed"] = [replicates_needed(dz, power_alpha, power) for dz in out["cohens_dz"]]
+    for p, adjusted in [
+        ("p_one_sided", "p_holm"),
+        ("paired_p", "paired_p_holm"),
+        ("tost_p", "tost_p_holm"),
+    ]:
+        out[adjusted] = holm(out[p].to_numpy(dtype=float))
+    # NaN compares False: a row without a p-value is neither significant nor equivalent
+    out["significant"] = (out["p_holm"] < alpha).astype(bool)
+    out["equivalent"] = (out["tost_p_holm"] < alpha).astype(bool)
+    worse = (out["paired_p_holm"] < alpha) & (out["diff"] < 0)
+    rules = [
+        out["significant"],
+        worse,
+        out["equivalent"],
+        (out["n"] < 2) | (out["mde"] > margin),
+        out["mde"].isna(),
+    ]
+    out["verdict"] = np.select(rules, VERDICTS[:-1], default=VERDICTS[-1])
     out["n"] = out["n"].astype(int)
     out = out.sort_values(["method", "k"], kind="stable").reset_index(drop=True)
     out = out.rename(columns={"k": by})
@@ -494,6 +643,9 @@ def compare(
         confidence=confidence,
         by=by,
         bounds=bounds,
+        margin=margin,
+        power=power,
+        power_alpha=power_alpha,
     )
     return out
 
@@ -506,6 +658,7 @@ def scenario_statistics(
     baseline: str = "none",
     alpha: float = 0.05,
     confidence: float = 0.95,
+    margin: float = DEFAULT_MARGIN,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
     """:func:`compare` and :func:`describe` for each metric of a scenario, each metric its own
     Holm family.
@@ -517,7 +670,7 @@ def scenario_statistics(
     tables: dict[str, pd.DataFrame] = {}
     described = []
     for metric in metrics:
-        tables[metric] = compare(runs, metric, baseline, alpha, confidence, by=by)
+        tables[metric] = compare(runs, metric, baseline, alpha, confidence, by=by, margin=margin)
         described.append(describe(runs, metric, confidence, by=by).assign(metric=metric))
     first = ["metric", "method", by]
 
