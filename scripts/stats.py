@@ -28,6 +28,7 @@ def main(smk):
         smk.params.baseline,
         s["alpha"],
         s["confidence"],
+        margin=s["equivalence_margin"],
     )
     level_text = smk.params.get("level_text") or LEVEL_TEXT.get(by, f"each {by}")
     comparisons.to_csv(smk.output.comparisons, index=False)
