@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pandas as pd
-from test_stats import _runs
+from test_stats import VERDICT_CASES, _differences, _runs
 
 from genaug import report, stats
 
@@ -26,9 +26,14 @@ def test_to_markdown():
     assert "95% t-intervals" in md and "in percentage points" in md
     assert "clipped to the metric's range [0, 100] (Δ: [-100, 100])" in md
     assert "<0.001" in md and ">99.9%" in md
+    assert "| MDE (pp) / d_z | n needed | TOST p (Holm) | Verdict |" in md
+    assert "80% power at level 0.05 / 2 = 0.025 (Holm's strictest step" in md
+    assert "of |Δ| < 2 pp, Holm-corrected" in md and "MDE > 2 pp" in md
     good1 = next(ln for ln in lines if ln.startswith("| good | 1 |"))
     mean = table.loc[0, "mean"] * 100
-    assert f"{mean:.1f} [" in good1 and "| yes |" in good1
+    assert f"{mean:.1f} [" in good1 and "| yes |" in good1 and good1.endswith("| better |")
+    mde = table.loc[0, "mde"] * 100
+    assert f"| {mde:.1f} / {table.loc[0, 'mde_dz']:.2f} |" in good1
     assert "tabulate" not in md
 
 
@@ -67,3 +72,22 @@ def test_comparisons_markdown_one_section_per_metric():
         f"### {m}\n\n{report.to_markdown(t, m, level_text='each kept fraction')}"
         for m, t in tables.items()
     )
+
+
+def test_to_markdown_verdicts_and_replicates_needed():
+    spec = {m: case for m, (case, _) in VERDICT_CASES.items()}
+    spec["tiny"] = (0.0005, 0.05, 8)  # d_z = 0.01: some 10^5 replicates
+    table = stats.compare(_differences(spec), margin=0.03)
+    md = report.to_markdown(table, level_text=LEVEL)
+    cells = {
+        ln.split(" | ")[0][2:]: ln.strip("| ").split(" | ")
+        for ln in md.splitlines()
+        if ln.startswith("| ") and not ln.startswith(("| ---", "| Method"))
+    }
+    rows = table.set_index("method")
+    assert {m: c[-1] for m, c in cells.items()} == rows["verdict"].to_dict()
+    assert cells["loss"][-1] == "worse" and cells["loss"][-3] == "∞"
+    assert cells["tiny"][-3] == ">1000" and rows.loc["tiny", "n_needed"] > 1e4
+    assert cells["flat"][-4] == f"n/a / {rows.loc['flat', 'mde_dz']:.2f}"  # no SD to scale by
+    assert cells["oneseed"][-4:-1] == ["n/a / n/a", "n/a", "n/a"]
+    assert "|Δ| < 3 pp" in md and "∞: the observed effect is no gain" in md

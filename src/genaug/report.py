@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from genaug.provenance import code_version, config_hash
+from genaug.stats import DEFAULT_MARGIN, POWER
 from genaug.workflow import LEVEL_COLUMN
 
 RUN_COLUMNS = [
@@ -156,6 +157,18 @@ def _fmt_ci(center: str, low: float, high: float, fmt) -> str:
     return f"{center} [{fmt(low)}, {fmt(high)}]"
 
 
+#: "n needed" above this is shown as ">N_NEEDED_SHOWN"
+N_NEEDED_SHOWN = 1000
+
+
+def _fmt_n_needed(n: float) -> str:
+    if math.isnan(n):
+        return "n/a"
+    if math.isinf(n):
+        return "∞"
+    return f">{N_NEEDED_SHOWN}" if n > N_NEEDED_SHOWN else f"{n:.0f}"
+
+
 def _escape(text: object) -> str:
     return str(text).replace("|", "\\|")
 
@@ -175,8 +188,10 @@ def to_markdown(
     ``level_text`` names what a row's regime level is in the legend ("Each row compares a method
     with the baseline at <level_text>"), e.g. "k shots per class".  ``baseline``, ``confidence``
     and ``alpha`` default to what ``compare`` recorded in ``table.attrs`` (else "none", 0.95,
-    0.05).  ``percent`` shows the metric as percentages with one decimal (differences in
-    percentage points); by default it is on when the metric's recorded ``bounds`` are [0, 1].
+    0.05), and so do the equivalence ``margin``, the ``power`` and its level ``power_alpha`` (else
+    0.02, 0.8 and alpha / m).  ``percent`` shows the metric as percentages with one decimal
+    (differences in percentage points); by default it is on when the metric's recorded
+    ``bounds`` are [0, 1].
     p-values get three significant digits, or "<0.001".
     """
     attrs = table.attrs
@@ -211,8 +226,12 @@ def to_markdown(
         "Confidence better",
         "p (Holm)",
         "Significant",
+        f"MDE{dunit} / d_z",
+        "n needed",
+        "TOST p (Holm)",
+        "Verdict",
     ]
-    align = ["---", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", "--:", ":-:"]
+    align = ["---"] + ["--:"] * 10 + [":-:"] + ["--:"] * 3 + ["---"]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     for r in table.itertuples(index=False):
         p1 = float(r.p_one_sided)
@@ -235,9 +254,17 @@ def to_markdown(
             conf,
             _fmt_p(float(r.p_holm)),
             "yes" if bool(r.significant) else "no",
+            f"{val(r.mde)} / {_fmt_num(r.mde_dz)}",
+            _fmt_n_needed(float(r.n_needed)),
+            _fmt_p(float(r.tost_p_holm)),
+            r.verdict,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     m = int(table["p_one_sided"].notna().sum())
+    margin = attrs.get("margin", DEFAULT_MARGIN)
+    power = attrs.get("power", POWER)
+    power_alpha = attrs.get("power_alpha", alpha / max(1, m))
+    margin_text = f"{margin * scale:g}" + (" pp" if percent else "")
     clipped = ""
     if bounds is not None:
         low, high = (b * scale for b in bounds)
@@ -265,6 +292,23 @@ def to_markdown(
         + clipped
         + ". Hedges' g: pooled-SD standardized mean difference with small-sample correction; "
         "d_z: mean paired difference / SD of the differences.",
+        f"- MDE (minimal detectable effect): the smallest gain the one-sided paired test of these "
+        f"n pairs detects with {power:.0%} power at level {alpha:g} / {max(1, m)} = "
+        f"{power_alpha:.2g} (Holm's strictest step, so it holds for every row), as d_z and "
+        "in the metric's units (d_z × the SD of the paired differences"
+        + (", in percentage points" if percent else "")
+        + ").",
+        f"- n needed: the pairs needed to detect the observed d_z with {power:.0%} power at that "
+        f"level; ∞: the observed effect is no gain; >{N_NEEDED_SHOWN}: more than "
+        f"{N_NEEDED_SHOWN}.",
+        f"- TOST p (Holm): paired equivalence test (two one-sided t-tests) of |Δ| < {margin_text}, "
+        "Holm-corrected across the table like p (Holm).",
+        f"- Verdict, the first that applies: better = Significant; worse = two-sided paired p "
+        f"(Holm) < {alpha:g} with Δ < 0; no meaningful difference = TOST p (Holm) < {alpha:g}; "
+        f"inconclusive: too few replicates = MDE > {margin_text} (the seeds could not even "
+        "detect a gain as large as the margin; add replicates); n/a: zero spread = all paired "
+        "differences equal; inconclusive = none of these (the effect is likely close to the "
+        "margin).",
         "- n/a: undefined (fewer than two pairs, or zero variance, e.g. all runs equal).",
     ]
     return "\n".join(lines + legend) + "\n"
