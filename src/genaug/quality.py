@@ -185,7 +185,8 @@ def fidelity(
 ) -> dict[str, float]:
     """``fd``, ``kid`` and ``kid_se`` (see the module docstring) of ``synthetic`` against
     ``real`` images, by torchmetrics with ``encoder`` as the feature extractor; KID's random
-    subsets are drawn under ``seed``. Each set needs at least two images."""
+    subsets are drawn under ``seed``. Each set needs at least two images. A set against itself
+    has a KID slightly below 0 (its two subsets share images, which inflates the cross term)."""
     for images, what in ((real, "real reference images"), (synthetic, "synthetic images")):
         _check_images(images, what, minimum=2)
     subset = min(KID_MAX_SUBSET, max(2, min(len(real), len(synthetic)) // 2))
