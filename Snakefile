@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, f"{workflow.basedir}/src")
 
 from genaug.errors import GenaugError
+from genaug.models import check_modes
 from genaug.workflow import check_config
 
 
@@ -18,6 +19,7 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 try:
     check_config(config, workflow.source_path("config/schema.yaml"))
+    check_modes(config)  # torch-free
 except GenaugError as err:
     sys.exit(str(err))  # one line, before any job
 

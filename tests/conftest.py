@@ -50,6 +50,45 @@ def one_torch_thread():
     torch.set_num_threads(1)
 
 
+@pytest.fixture
+def deterministic_cpu():
+    """One thread and deterministic kernels, as ``genaug.runtime.setup`` does for a job."""
+    import torch
+
+    threads = torch.get_num_threads()
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(was_deterministic)
+
+
+def toy_data(n_per_class: int = 16, size: int = 16, seed: int = 0):
+    """Three easily told apart classes of grayscale images: a horizontal bar, a vertical bar, a
+    diagonal, each at a random offset, on a faintly noisy black background."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    images, labels = [], []
+    for c in range(3):
+        for _ in range(n_per_class):
+            im = torch.zeros(size, size)
+            o = int(torch.randint(2, size - 4, (1,), generator=g))
+            if c == 0:
+                im[o : o + 2, 2:-2] = 1
+            elif c == 1:
+                im[2:-2, o : o + 2] = 1
+            else:
+                for i in range(2, size - 2):
+                    im[i, (i + o) % size] = im[i, (i + o + 1) % size] = 1
+            images.append(im)
+            labels.append(c)
+    x = torch.stack(images)[:, None]
+    x = (x + 0.05 * torch.rand(x.shape, generator=g)).clamp(0, 1)
+    return x, torch.tensor(labels)
+
+
 @contextlib.contextmanager
 def serve_folder(folder: Path):
     """An HTTP server on 127.0.0.1 serving ``folder``; yields ``(base url, request paths)``."""

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import TRANSFORM_SETTINGS
+from conftest import TRANSFORM_SETTINGS, toy_data
 from genaug import classify
 from genaug.data.fewshot import fewshot_split
 from genaug.errors import GenaugError
@@ -163,3 +163,27 @@ def test_arch_defaults_to_conv4(task):
         run(task, "none", settings)["accuracy"]
         == run(task, "none", {**settings, "arch": "conv4"})["accuracy"]
     )
+
+
+@pytest.mark.parametrize("size", [28, 32, 64])
+def test_convnet_shapes(size):
+    net = ConvNet(7, image_size=size, width=8)
+    assert net(torch.rand(3, 1, size, size)).shape == (3, 7)
+    assert net.embed(torch.rand(3, 1, size, size)).shape == (3, 8)
+
+
+def test_convnet_overfits_a_tiny_batch():
+    torch.manual_seed(0)
+    x, y = toy_data(4, size=28)
+    net = ConvNet(3, image_size=28, width=16)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.2 * losses[0]
+    with torch.no_grad():  # batch statistics: running averages lag after 30 steps
+        assert (net(x).argmax(1) == y).float().mean() > 0.9

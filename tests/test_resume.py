@@ -1,9 +1,7 @@
-"""Resumable generator training: a run stopped part-way and resumed from its checkpoint ends
-bit for bit where an uninterrupted run does, with the same training log.
-
-In-process tests stop every generator by raising from its log callback; the kill tests at the
-end SIGKILL real Snakemake training jobs and let a rerun, or Snakemake's retry, finish them.
-"""
+"""Resumable generator training in the workflow: SIGKILL real Snakemake training jobs and let
+a rerun, or Snakemake's retry, finish them bit for bit where an uninterrupted run ends, with
+the same training log. (In-process resume tests of every generator are in
+tests/models/test_contract.py.)"""
 
 from __future__ import annotations
 
@@ -18,110 +16,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from test_models import CPU, deterministic_cpu, make, toy_data  # noqa: F401 (autouse fixture)
 
 from conftest import REPO, TINY, snakemake
-from genaug.models import GENERATORS
-from genaug.models.base import LossMeter, NonFiniteLoss, Resume, train_steps
-
-STEPS, EVERY, LOG_EVERY = 12, 4, 3
-
-
-class Stop(Exception):
-    """Stands in for a job killed part-way."""
-
-
-def train(name: str, resume: Resume | None, *, stop_at: int | None = None, init_seed: int = 0):
-    """Fit a tiny ``name`` for STEPS steps on toy data (batch order seeded with 0); raise
-    :class:`Stop` when the log reaches ``stop_at``. Returns the model and the logged entries."""
-    model = make(name, seed=init_seed)
-    torch.manual_seed(1234)  # a global RNG state a resumed run must not depend on
-    x, y = toy_data(4)
-    history = [] if resume is None else resume.history
-
-    def log(entry):
-        history.append(entry)
-        if stop_at is not None and entry["step"] >= stop_at:
-            raise Stop
-
-    model.fit(
-        x,
-        y,
-        steps=STEPS,
-        batch_size=16,
-        lr=1e-3,
-        generator=torch.Generator().manual_seed(0),
-        device=CPU,
-        log=log,
-        log_every=LOG_EVERY,
-        resume=resume,
-    )
-    return model, history
-
-
-def assert_same_state(a: torch.nn.Module, b: torch.nn.Module) -> None:
-    sa, sb = a.state_dict(), b.state_dict()
-    assert list(sa) == list(sb)
-    for key in sa:
-        assert torch.equal(sa[key], sb[key]), key
-
-
-@pytest.mark.parametrize("name", sorted(GENERATORS))
-def test_stopped_and_resumed_run_equals_an_uninterrupted_one(name, tmp_path):
-    path = tmp_path / "resume" / f"{name}.pt"
-    reference, ref_history = train(name, None)
-
-    # stopped while logging step 9: the last checkpoint is step 8, whose loss meter holds
-    # the sums of steps 7 and 8 (logged at 9, with step 9's)
-    with pytest.raises(Stop):
-        train(name, Resume(path, "run-a", EVERY), stop_at=9)
-    assert torch.load(path, weights_only=True)["step"] == 8
-
-    # a new process: other initial weights, other global RNG state; the checkpoint wins
-    resume = Resume(path, "run-a", EVERY)
-    assert resume.step == 8 and [e["step"] for e in resume.history] == [3, 6]
-    resumed, history = train(name, resume, init_seed=99)
-    assert_same_state(resumed, reference)
-    assert history == ref_history and [e["step"] for e in history] == [3, 6, 9, 12]
-    # the last step is checkpointed too, so a job that dies after training skips it
-    assert torch.load(path, weights_only=True)["step"] == STEPS
-    resume.remove()
-    assert not path.exists() and list(path.parent.iterdir()) == []
-
-
-def test_checkpoint_of_another_run_is_ignored(tmp_path):
-    path = tmp_path / "r.pt"
-    with pytest.raises(Stop):
-        train("cvae", Resume(path, "run-a", EVERY), stop_at=9)
-    other = Resume(path, "run-b", EVERY)  # e.g. other settings or training data
-    assert other.step == 0 and other.history == []
-    model, _ = train("cvae", other)
-    reference, _ = train("cvae", None)
-    assert_same_state(model, reference)
-    assert torch.load(path, weights_only=True)["fingerprint"] == "run-b"  # overwritten
-
-    path.write_bytes(b"not a checkpoint")  # unreadable: a warning, a fresh start
-    assert Resume(path, "run-b", EVERY).step == 0
-
-
-def test_every_zero_writes_nothing(tmp_path):
-    model, _ = train("cvae", Resume(tmp_path / "r.pt", "run-a", 0))
-    assert not (tmp_path / "r.pt").exists()
-    assert_same_state(model, train("cvae", None)[0])
-
-
-def test_no_checkpoint_holds_a_diverged_run(tmp_path):
-    """Losses are checked before every checkpoint, not only when logged: a run that went NaN
-    between two logs stops at the next checkpoint and keeps the last good one."""
-    model = torch.nn.Linear(2, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    meter = LossMeter(lambda entry: None, log_every=100, steps=10)
-    resume = Resume(tmp_path / "r.pt", "run-a", 2)
-    with pytest.raises(NonFiniteLoss, match="non-finite loss at step 6: loss=nan"):
-        for step in train_steps(10, resume, model, [opt], torch.Generator(), meter):
-            meter.update(step, loss=torch.tensor(float("nan") if step == 5 else 1.0))
-    assert torch.load(tmp_path / "r.pt", weights_only=True)["step"] == 4
-
 
 # --------------------------------------------------------------------------- killed jobs
 #: long enough (seconds) that a job is killed part-way, checkpointed often

@@ -1,5 +1,6 @@
-"""Colour (RGB) images end to end: PNG tables -> N x 3 x H x W tensors -> every generator and
+"""Colour (RGB) images end to end: PNG tables -> N x 3 x H x W tensors -> generators and every
 classifier -> synthetic PNGs, figures and transform baselines, at the face datasets' 64 x 64.
+(Every generator on RGB: tests/models/test_contract.py.)
 
 Tiny widths keep the file well under a minute on 2 CPU cores.
 """
@@ -20,9 +21,8 @@ from genaug import classify, io, plots
 from genaug.augment import TRANSFORMS, transform_pool
 from genaug.data import imagefolder
 from genaug.data.tables import images_tensor, synthetic_by_real
-from genaug.errors import GenaugError
 from genaug.generation import generate, train_generator
-from genaug.models import GENERATORS, get_generator, load_generator
+from genaug.models import load_generator
 from genaug.models.classifier import CLASSIFIERS, make_classifier
 from genaug.workflow import Regime
 
@@ -32,10 +32,6 @@ AUGMENT = {"n_per_image": 2, "ratio": 1.0, **TRANSFORM_SETTINGS}
 TINY = {
     "dagan": {"base_channels": 4, "critic_channels": 4, "z_dim": 4, "n_critic": 1},
     "cvae": {"latent_dim": 4, "hidden_channels": 4},
-    "aae": {"latent_dim": 4, "hidden_channels": 4},
-    "cgan": {"z_dim": 4, "base_channels": 4},
-    "infogan": {"z_dim": 4, "n_categories": 3, "n_continuous": 2, "base_channels": 4},
-    "latent": {"latent_dim": 4, "hidden_channels": 4},
 }
 COLOURS = ((1.0, 0.1, 0.1), (0.1, 0.9, 0.1), (0.1, 0.1, 1.0))  # class -> colour of its disc
 
@@ -55,83 +51,6 @@ def colour_data(n_per_class: int = 4, size: int = 64, seed: int = 0):
             images.append(im.clamp(0, 1))
             labels.append(c)
     return torch.stack(images), torch.tensor(labels)
-
-
-def rng(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-# --------------------------------------------------------------------------- generators
-@pytest.mark.parametrize("name", sorted(GENERATORS))
-def test_every_generator_at_64_rgb(name, tmp_path):
-    """Built for 3 channels at 64 x 64, each generator trains a few steps, makes N x 3 x 64 x
-    64 images in [0, 1], and its checkpoint (weights_only) restores the channel count."""
-    assert set(TINY) == set(GENERATORS)
-    x, y = colour_data()
-    torch.manual_seed(0)
-    model = get_generator(name)(64, 3, image_channels=3, **TINY[name])
-    assert model.image_channels == 3
-    logs = []
-    model.fit(
-        x,
-        y,
-        steps=2,
-        batch_size=6,
-        lr=1e-3,
-        generator=rng(0),
-        device=CPU,
-        log=logs.append,
-        log_every=1,
-    )
-    assert [log["step"] for log in logs] == [1, 2]
-    assert all(np.isfinite(v) for log in logs for v in log.values())
-
-    out = model.augment(x[:5], y[:5], 2, generator=rng(1), device=CPU)
-    assert out.images.shape == (10, 3, 64, 64) and out.images.dtype == torch.float32
-    assert 0 <= out.images.min() and out.images.max() <= 1
-    assert out.labels.tolist() == [int(y[i]) for i in range(5) for _ in range(2)]
-    # the channels are not copies of one another: the networks really make colour
-    assert not torch.equal(out.images[:, 0], out.images[:, 1])
-    empty = model.augment(x[:0], y[:0], 2, generator=rng(1), device=CPU)
-    assert empty.images.shape == (0, 3, 64, 64)
-
-    path = tmp_path / "model.pt"
-    model.save(path, seed=7)
-    raw = torch.load(path, weights_only=True)
-    assert raw["image_channels"] == 3 and raw["image_size"] == 64
-    loaded = load_generator(path)
-    assert type(loaded) is type(model) and loaded.image_channels == 3
-    assert loaded.checkpoint_extra == {"seed": 7}
-    sd, sd_loaded = model.state_dict(), loaded.state_dict()
-    assert sd.keys() == sd_loaded.keys() and all(torch.equal(sd[k], sd_loaded[k]) for k in sd)
-    again = loaded.augment(x[:5], y[:5], 2, generator=rng(1), device=CPU)
-    assert torch.equal(again.images, out.images)
-
-
-@pytest.mark.parametrize("name", sorted(GENERATORS))
-def test_grayscale_stays_the_default(name, tmp_path):
-    """Old call sites (no image_channels) build 1-channel models, and a checkpoint saved
-    before RGB (no "image_channels" key) loads as one."""
-    model = get_generator(name)(16, 3, **TINY[name])
-    assert model.image_channels == 1
-    x = torch.rand(3, 1, 16, 16)
-    out = model.augment(x, torch.tensor([0, 1, 2]), 1, generator=rng(0), device=CPU)
-    assert out.images.shape == (3, 1, 16, 16)
-    path = tmp_path / "old.pt"
-    model.save(path)
-    state = torch.load(path, weights_only=True)
-    del state["image_channels"]
-    torch.save(state, path)
-    assert load_generator(path).image_channels == 1
-    # a grayscale model fed colour images fails loudly, not silently
-    with pytest.raises(GenaugError, match=r"takes N x 1 x H x W images, got \(3, 3, 16, 16\)"):
-        model.augment(torch.rand(3, 3, 16, 16), torch.tensor([0, 1, 2]), 1, generator=rng(0),
-                      device=CPU)  # fmt: skip
-
-
-def test_bad_channel_count():
-    with pytest.raises(GenaugError, match=r"image_channels=2 is not 1 .* or 3 .*channels"):
-        get_generator("cvae")(16, 3, image_channels=2)
 
 
 # --------------------------------------------------------------------------- classifiers

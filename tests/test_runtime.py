@@ -9,8 +9,9 @@ import torch
 from genaug import runtime
 from genaug.data.fewshot import fewshot_split
 from genaug.generation import train_generator
-from genaug.models import DAGAN, load_generator
+from genaug.models import load_generator
 from genaug.models.classifier import ConvNet
+from genaug.models.dagan import DAGAN
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 

@@ -115,7 +115,7 @@ def train_generator(
         steps=settings["steps"],
         batch_size=settings["batch_size"],
         lr=settings["lr"],
-        generator=runtime.rng(seed),
+        rng=runtime.rng(seed),
         device=dev,
         log=record,
         log_every=max(1, settings["steps"] // 50),
@@ -142,9 +142,7 @@ def train_generator(
     # one row per class (up to 8): a real training image, then its synthetic variations
     first = torch.as_tensor(rows.groupby("label", sort=True).head(1).head(8).index.to_list())
     n = 7
-    synth = model.augment(
-        images[first], labels[first], n, generator=runtime.rng(seed + 1), device=dev
-    )
+    synth = model.augment(images[first], labels[first], n, rng=runtime.rng(seed + 1), device=dev)
     real, fake = io.to_uint8(images[first].numpy()), io.to_uint8(synth.images.numpy())
     grid = [np.concatenate([real[j : j + 1], fake[j * n : (j + 1) * n]]) for j in range(len(first))]
     plots.image_grid(grid, out_samples, title=f"{name}: real (left) and samples")
@@ -191,7 +189,7 @@ def generate(
         images,
         classes.encode(rows["label"]),
         n_per_image,
-        generator=runtime.rng(gen_seed),
+        rng=runtime.rng(gen_seed),
         device=dev,
     )
     if keep is not None:

@@ -1,8 +1,11 @@
-"""The interface every generator shares: fit, augment, save, load.
+"""The interface every generator shares, and the one training loop they all run.
 
-A generator is an ``nn.Module`` subclass of :class:`Generator`. Adding one is one module in
-``genaug/models/`` registered in ``genaug.models.GENERATORS`` and one entry under
-``generators:`` in the config; the workflow's rules are shared by all generators.
+A generator is an ``nn.Module`` subclass of :class:`Generator` that defines its networks (in
+``__init__``), its optimisers (:meth:`~Generator.configure_optimizers`), one training step
+(:meth:`~Generator.training_step`) and how it makes images (:meth:`~Generator.synthesize`).
+The base owns the rest: :meth:`~Generator.fit` (batches, device moves, train/eval mode, the
+loss log with its NaN checks, resumable checkpoints) and :meth:`~Generator.augment` (checks,
+eval mode, chunking, fp32 ``[0, 1]`` images on the CPU), and save/load.
 
 Images are float tensors ``N x C x H x W`` in ``[0, 1]``, ``C = image_channels``: 1 for
 grayscale (Omniglot: ink bright, background 0), 3 for colour (RGB); labels are ``int64`` class
@@ -11,13 +14,14 @@ indices ``0..n_classes-1`` (the caller maps dataset labels to these).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -33,6 +37,9 @@ log = logging.getLogger(__name__)
 Mode = Literal["transfer", "fit"]
 LogFn = Callable[[dict[str, float]], None]
 
+#: images per forward pass outside training (encoding, sampling, augmenting)
+CHUNK = 512
+
 
 @dataclass
 class Synthetic:
@@ -43,18 +50,59 @@ class Synthetic:
     source_index: torch.Tensor  # M, int64: row of the real input it came from, -1 if none
 
 
+class Request(NamedTuple):
+    """What :meth:`Generator.synthesize` makes images for, in eval mode."""
+
+    images: torch.Tensor  # N real images (CPU)
+    labels: torch.Tensor  # their N int64 labels (CPU)
+    source: torch.Tensor  # M: the row of the real image of each output
+    rng: torch.Generator  # every draw comes from it
+    device: torch.device
+
+
+class Batch(NamedTuple):
+    """One training batch, as :meth:`Generator.next_batch` draws it."""
+
+    x: torch.Tensor  # B x C x H x W images, on the device
+    y: torch.Tensor  # B int64 labels, on the device
+    rows: torch.Tensor  # B rows of the training images (CPU)
+
+
+@dataclass
+class _Run:
+    """What the helpers of a training step use while :meth:`Generator.fit` runs."""
+
+    images: torch.Tensor  # the training images (CPU)
+    labels: torch.Tensor  # their labels (CPU)
+    batch_size: int
+    rng: torch.Generator  # the batch RNG: every draw of the run comes from it
+    device: torch.device
+    optimizers: dict[str, torch.optim.Optimizer]
+
+
+def adams(
+    lr: float, betas: tuple[float, float] = (0.9, 0.999), **networks: nn.Module
+) -> dict[str, torch.optim.Optimizer]:
+    """An Adam optimiser for each named network (for :meth:`Generator.configure_optimizers`)."""
+    return {k: torch.optim.Adam(m.parameters(), lr=lr, betas=betas) for k, m in networks.items()}
+
+
 class Generator(nn.Module):
-    """Base class: subclasses define the networks, :meth:`fit` and :meth:`augment`."""
+    """Base class: subclasses define the networks (``__init__``),
+    :meth:`configure_optimizers`, :meth:`training_step` and :meth:`synthesize`."""
 
     #: name used in the config and in output paths
     name: ClassVar[str]
+    #: the modes it can be trained in (the same as its entry in ``genaug.models.registry``):
     #: "transfer": trained once on source classes, applied to unseen target images;
     #: "fit": trained on the (reduced) training data of each replicate.
-    mode: ClassVar[Mode]
+    modes: ClassVar[tuple[Mode, ...]]
     #: the hyperparameters and their defaults; config values are cast to the defaults' types
     defaults: ClassVar[dict[str, Any]] = {}
     #: child networks left uncompiled by ``compile: true`` (see :meth:`networks`)
     no_compile: ClassVar[tuple[str, ...]] = ()
+    #: each synthetic image is made from one real image (False: sampled per class)
+    from_source: ClassVar[bool] = True
 
     def __init__(
         self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
@@ -76,7 +124,30 @@ class Generator(nn.Module):
         self.image_channels = int(image_channels)
         self.n_classes = int(n_classes)
         self.hparams = {k: type(v)(hparams.get(k, v)) for k, v in self.defaults.items()}
+        self._run: _Run | None = None
 
+    # ---------------------------------------------------------------- what a subclass defines
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        """The optimisers, by the names :meth:`optimize` takes (their order is that of the
+        checkpoints)."""
+        raise NotImplementedError
+
+    def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """One training step on ``batch`` (adversarial models: their critic step(s), then their
+        generator step), with :meth:`optimize` for each update; returns the losses to log."""
+        raise NotImplementedError
+
+    def synthesize(self, req: Request) -> torch.Tensor:
+        """One image per entry of ``req.source``, usually by :meth:`generate_chunks`."""
+        raise NotImplementedError
+
+    def setup_fit(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Check or index the training data before the first step (CPU tensors)."""
+
+    def finish_fit(self, images: torch.Tensor, device: torch.device) -> None:
+        """Called after the last step, in eval mode."""
+
+    # ---------------------------------------------------------------- training
     def fit(
         self,
         images: torch.Tensor,
@@ -85,24 +156,89 @@ class Generator(nn.Module):
         steps: int,
         batch_size: int,
         lr: float,
-        generator: torch.Generator,
+        rng: torch.Generator,
         device: torch.device,
         log: LogFn,
         log_every: int = 10,
         resume: Resume | None = None,
     ) -> None:
-        """Train in place for ``steps`` optimiser steps, calling ``log`` every ``log_every``
-        steps with a flat dict that has ``step`` and the losses. Batches are drawn with
-        ``generator`` (a CPU ``torch.Generator``), so a seed fixes the whole run. With
-        ``resume``, the run continues from its checkpoint and writes new ones
-        (:func:`train_steps`)."""
-        raise NotImplementedError
+        """Train in place for ``steps`` training steps, calling ``log`` every ``log_every``
+        steps with a flat dict that has ``step`` and the means of the losses since the previous
+        log. Batches, noise and every other draw come from ``rng`` (a CPU ``torch.Generator``),
+        so a seed fixes the whole run. With ``resume``, the run continues from its checkpoint
+        and writes new ones (:func:`train_steps`). Leaves the model in eval mode."""
+        device = torch.device(device)
+        images, labels = images.detach().float().cpu(), labels.detach().long().cpu()
+        self.setup_fit(images, labels)
+        self.to(device).train()
+        optimizers = self.configure_optimizers(lr)
+        self._run = _Run(images, labels, batch_size, rng, device, optimizers)
+        meter = LossMeter(log, log_every, steps)
+        try:
+            for step in train_steps(steps, resume, self, list(optimizers.values()), rng, meter):
+                meter.update(step, **self.training_step(self.next_batch(), step))
+        finally:
+            self._run = None
+        self.eval()
+        self.finish_fit(images, device)
+
+    def _current_run(self) -> _Run:
+        if self._run is None:
+            raise RuntimeError("the training-step helpers work only inside fit()")
+        return self._run
+
+    @property
+    def batch_rng(self) -> torch.Generator:
+        """The run's RNG, for draws a step makes itself (in a fixed order)."""
+        return self._current_run().rng
+
+    def next_batch(self, rows: torch.Tensor | None = None) -> Batch:
+        """The training images and labels at ``rows`` on the device; without ``rows``, a new
+        random batch (:func:`sample_batch` with the run's RNG)."""
+        run = self._current_run()
+        if rows is None:
+            rows = sample_batch(len(run.images), run.batch_size, run.rng)
+        return Batch(run.images[rows].to(run.device), run.labels[rows].to(run.device), rows)
+
+    def randn(self, *size: int) -> torch.Tensor:
+        """``N(0, 1)`` noise drawn on the CPU with the run's RNG, on the device."""
+        run = self._current_run()
+        return torch.randn(*size, generator=run.rng).to(run.device)
+
+    def rand(self, *size: int) -> torch.Tensor:
+        """``U(0, 1)`` draws on the CPU with the run's RNG, on the device."""
+        run = self._current_run()
+        return torch.rand(*size, generator=run.rng).to(run.device)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision for the forward passes of a step (:func:`genaug.runtime.autocast`);
+        compute losses outside it, in fp32."""
+        return autocast(self._current_run().device)
+
+    def optimize(self, optimizer: str, loss: torch.Tensor) -> None:
+        """One update of the named optimiser: zero its gradients, backpropagate, step."""
+        opt = self._current_run().optimizers[optimizer]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def frozen(module: nn.Module) -> Iterator[None]:
+        """``module`` takes no gradients inside the block (a discriminator during the
+        generator's update)."""
+        module.requires_grad_(False)
+        try:
+            yield
+        finally:
+            module.requires_grad_(True)
 
     def networks(self) -> list[nn.Module]:
         """The child networks the training loop calls, which ``compile: true`` compiles; those
         named in ``no_compile`` are left out."""
         return [m for name, m in self.named_children() if name not in self.no_compile]
 
+    # ---------------------------------------------------------------- making images
     @torch.no_grad()
     def augment(
         self,
@@ -110,11 +246,67 @@ class Generator(nn.Module):
         labels: torch.Tensor,
         n_per_image: int,
         *,
-        generator: torch.Generator,
+        rng: torch.Generator,
         device: torch.device,
     ) -> Synthetic:
-        """``n_per_image`` synthetic images for every real ``(image, label)``."""
-        raise NotImplementedError
+        """``n_per_image`` synthetic images for every real ``(image, label)``, in order, with
+        its label; ``source_index`` is the row of the real image each came from (``-1`` for a
+        generator that samples per class). Restores the train/eval mode."""
+        self.check_images(images)
+        device = torch.device(device)
+        labels = labels.detach().cpu().long()
+        source = torch.arange(len(images)).repeat_interleave(n_per_image)
+        was_training = self.training
+        self.to(device).eval()
+        try:
+            out = self.synthesize(Request(images, labels, source, rng, device))
+        finally:
+            self.train(was_training)
+        return Synthetic(
+            images=out,
+            labels=labels[source],
+            source_index=source if self.from_source else torch.full_like(source, -1),
+        )
+
+    def map_chunks(
+        self,
+        fn: Callable[..., Any],
+        device: torch.device,
+        *per_output: torch.Tensor,
+        source: torch.Tensor | None = None,
+        per_image: Sequence[torch.Tensor] = (),
+    ) -> list[Any]:
+        """``fn(*chunk)`` under autocast for chunks of :data:`CHUNK` rows, its inputs moved to
+        ``device``: the rows of ``per_image`` tensors at ``source``, then those of the
+        ``per_output`` tensors. Returns the results in a list (none for no rows)."""
+        device = torch.device(device)
+        n = len(source) if source is not None else len(per_output[0])
+        out = []
+        for lo in range(0, n, CHUNK):
+            part = slice(lo, lo + CHUNK)
+            rows = [t[source[part]] for t in per_image] if per_image else []
+            with autocast(device):
+                out.append(fn(*(t.to(device) for t in [*rows, *(t[part] for t in per_output)])))
+        return out
+
+    def generate_chunks(
+        self,
+        decode: Callable[..., torch.Tensor],
+        device: torch.device,
+        *per_output: torch.Tensor,
+        source: torch.Tensor | None = None,
+        per_image: Sequence[torch.Tensor] = (),
+    ) -> torch.Tensor:
+        """Images ``decode(*chunk)`` (:meth:`map_chunks`), fp32 clamped to ``[0, 1]``, on the
+        CPU; ``0 x C x H x W`` for no rows."""
+
+        def images(*inputs: torch.Tensor) -> torch.Tensor:
+            return decode(*inputs).float().clamp_(0, 1).cpu()
+
+        out = self.map_chunks(images, device, *per_output, source=source, per_image=per_image)
+        if not out:
+            return torch.empty(0, self.image_channels, self.image_size, self.image_size)
+        return torch.cat(out)
 
     def check_images(self, images: torch.Tensor) -> None:
         """Stop with one line when ``images`` are not ``N x image_channels x H x W``, e.g. a
@@ -154,11 +346,11 @@ class Generator(nn.Module):
         return model
 
 
-def sample_batch(n: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+def sample_batch(n: int, batch_size: int, rng: torch.Generator) -> torch.Tensor:
     """Indices of one random batch (with replacement when the data is smaller)."""
     if n >= batch_size:
-        return torch.randperm(n, generator=generator)[:batch_size]
-    return torch.randint(n, (batch_size,), generator=generator)
+        return torch.randperm(n, generator=rng)[:batch_size]
+    return torch.randint(n, (batch_size,), generator=rng)
 
 
 class NonFiniteLoss(GenaugError, FloatingPointError):
@@ -179,7 +371,7 @@ def check_finite(step: int, **losses: float) -> None:
 
 
 class LossMeter:
-    """The logging every ``fit`` loop shares: losses are summed on the device (no per-step
+    """The loss log of the training loop: losses are summed on the device (no per-step
     GPU sync) and, every ``log_every`` steps and at the last, their means since the previous
     log are checked for NaN/inf and passed to ``log`` as ``{"step": step, name: mean, ...}``."""
 
@@ -214,7 +406,7 @@ class Resume:
     """A resumable checkpoint of one training run, at ``path``, outside the job's outputs.
 
     It holds everything the rest of the run depends on: the model's state, every optimiser's
-    (and a ``GradScaler``'s, if any: anything with ``state_dict``), the batch generator's and
+    (and a ``GradScaler``'s, if any: anything with ``state_dict``), the batch RNG's and
     the global torch (CPU, CUDA), numpy and Python RNG states, the :class:`LossMeter`'s running
     sums, the step, and :attr:`history`, the entries logged so far. So a run stopped at any
     point and resumed from its last checkpoint ends where an uninterrupted one does, with the
@@ -331,13 +523,13 @@ def train_steps(
     rng: torch.Generator,
     meter: LossMeter,
 ) -> Iterator[int]:
-    """The steps ``1..steps`` of a ``fit`` loop, as ``range`` would give them, but resumable:
-    with ``resume`` it first restores its checkpoint (model, ``stateful`` optimisers, batch
-    generator ``rng``, ``meter``, RNGs) and starts after its step, and after the loop body of
-    every ``resume.every``-th step and of the last it saves a new one. Call it once the
-    optimisers and the meter exist::
+    """The steps ``1..steps`` of the training loop (:meth:`Generator.fit`), as ``range``
+    would give them, but resumable: with ``resume`` it first restores its checkpoint (model,
+    ``stateful`` optimisers, batch RNG ``rng``, ``meter``, RNGs) and starts after its step, and
+    after the loop body of every ``resume.every``-th step and of the last it saves a new one.
+    Call it once the optimisers and the meter exist::
 
-        for step in train_steps(steps, resume, self, [opt_g, opt_d], generator, meter):
+        for step in train_steps(steps, resume, self, [opt_g, opt_d], rng, meter):
     """
     start = 0 if resume is None else resume.restore(model, stateful, rng, meter)
     for step in range(start + 1, steps + 1):
@@ -345,10 +537,6 @@ def train_steps(
         if resume is not None and resume.every > 0 and (step % resume.every == 0 or step == steps):
             meter.check(step)
             resume.save(step, model, stateful, rng, meter)
-
-
-#: images per forward pass when sampling
-SAMPLE_CHUNK = 1024
 
 
 class ConditionalGenerator(Generator):
@@ -359,13 +547,12 @@ class ConditionalGenerator(Generator):
     that sizes the noise in ``noise_hparam``; sampling and augmentation are shared.
     """
 
-    mode = "fit"
+    modes = ("fit",)
+    from_source = False
     noise_hparam: ClassVar[str] = "latent_dim"
 
-    def __init__(
-        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
-    ) -> None:
-        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if self.n_classes <= 0:
             raise GenaugError(f"the {self.name} is label-conditioned: pass n_classes > 0")
 
@@ -379,6 +566,9 @@ class ConditionalGenerator(Generator):
             )
         return labels
 
+    def setup_fit(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.check_labels(labels)
+
     def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
         return F.one_hot(self.check_labels(labels), self.n_classes).float()
 
@@ -388,48 +578,13 @@ class ConditionalGenerator(Generator):
 
     @torch.no_grad()
     def sample(
-        self, labels: torch.Tensor, *, generator: torch.Generator, device: torch.device
+        self, labels: torch.Tensor, *, rng: torch.Generator, device: torch.device
     ) -> torch.Tensor:
-        """One sample per label, noise ``~ N(0, I)`` drawn with ``generator`` (CPU)."""
-        device = torch.device(device)
+        """One sample per label, noise ``~ N(0, I)`` drawn with ``rng`` (CPU)."""
         labels = self.check_labels(labels)
-        noise = torch.randn(len(labels), self.hparams[self.noise_hparam], generator=generator)
-        out = []
-        for lo in range(0, len(labels), SAMPLE_CHUNK):
-            with autocast(device):
-                x = self.decode(
-                    noise[lo : lo + SAMPLE_CHUNK].to(device),
-                    labels[lo : lo + SAMPLE_CHUNK].to(device),
-                )
-            out.append(x.float().clamp_(0, 1).cpu())
-        if not out:
-            return torch.empty(0, self.image_channels, self.image_size, self.image_size)
-        return torch.cat(out)
+        noise = torch.randn(len(labels), self.hparams[self.noise_hparam], generator=rng)
+        return self.generate_chunks(self.decode, device, noise, labels)
 
-    @torch.no_grad()
-    def augment(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        n_per_image: int,
-        *,
-        generator: torch.Generator,
-        device: torch.device,
-    ) -> Synthetic:
-        """``n_per_image`` samples per real ``(image, label)``, with that label.
-
-        The images themselves are not used: samples come from the prior through the
-        decoder, so they are not tied to one real image and ``source_index`` is ``-1``.
-        """
-        self.check_images(images)
-        device = torch.device(device)
-        was_training = self.training
-        self.to(device).eval()
-        labels = labels.detach().cpu().long().repeat_interleave(n_per_image)
-        out = self.sample(labels, generator=generator, device=device)
-        self.train(was_training)
-        return Synthetic(
-            images=out,
-            labels=labels,
-            source_index=torch.full((len(labels),), -1, dtype=torch.long),
-        )
+    def synthesize(self, req: Request) -> torch.Tensor:
+        """Samples with the labels of the real images; the images themselves are not used."""
+        return self.sample(req.labels[req.source], rng=req.rng, device=req.device)

@@ -6,8 +6,8 @@ learned ``H x W`` map per class), and scores whether the pair is real. Trained w
 non-saturating GAN loss on the (reduced) training data of each replicate ("fit" mode); new
 images of class ``y`` are generator samples with fresh noise.
 
-Layout follows ``pytorch/examples/dcgan``: the networks, then the losses, then the
-:class:`CGAN` wrapper that owns both networks, the training loop and sampling.
+Layout follows ``pytorch/examples/dcgan``: the networks, then the :class:`CGAN` that owns
+them, its optimisers, its training step and sampling.
 """
 
 from __future__ import annotations
@@ -15,28 +15,20 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from genaug.models.base import (
-    ConditionalGenerator,
-    LogFn,
-    LossMeter,
-    Resume,
-    sample_batch,
-    train_steps,
-)
-from genaug.runtime import autocast
+from genaug.models.base import Batch, ConditionalGenerator, adams
+from genaug.models.blocks import UpsamplingGenerator, conv_features
+from genaug.models.losses import gan_discriminator_loss, gan_generator_loss
 
 DEFAULTS: dict[str, Any] = {"z_dim": 32, "base_channels": 32}
 
 
 # --------------------------------------------------------------------------- networks
-class CondGenerator(nn.Module):
-    """``(z, labels) -> image`` in ``[0, 1]``: ``z`` and a ``z_dim`` label embedding are
-    concatenated and projected to an H/4 feature map, then two transposed convs
-    (H/4 -> H/2 -> H), with BatchNorm + ReLU between, and a sigmoid (in fp32 even under
-    autocast)."""
+class CondGenerator(UpsamplingGenerator):
+    """``(z, labels) -> image`` in ``[0, 1]``: ``z`` and a ``z_dim`` label embedding,
+    concatenated, through DCGAN's generator (:class:`UpsamplingGenerator`, ``2 * channels``
+    wide)."""
 
     def __init__(
         self,
@@ -46,24 +38,12 @@ class CondGenerator(nn.Module):
         channels: int,
         image_channels: int = 1,
     ) -> None:
-        super().__init__()
-        c = channels
-        self.shape = (2 * c, image_size // 4, image_size // 4)
-        self.embed = nn.Embedding(n_classes, z_dim)
-        self.project = nn.Linear(2 * z_dim, 2 * c * self.shape[1] * self.shape[2], bias=False)
-        self.upsample = nn.Sequential(
-            nn.BatchNorm2d(2 * c),
-            nn.ReLU(),
-            nn.ConvTranspose2d(2 * c, c, 4, 2, padding=1, bias=False),  # H/2
-            nn.BatchNorm2d(c),
-            nn.ReLU(),
-            nn.ConvTranspose2d(c, image_channels, 4, 2, padding=1),  # H
-        )
+        embed = nn.Embedding(n_classes, z_dim)  # initialised before the layers, as it always was
+        super().__init__(image_size, 2 * z_dim, 2 * channels, image_channels)
+        self.embed = embed
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([z, self.embed(labels).to(z.dtype)], 1)
-        h = self.project(h).view(-1, *self.shape)
-        return torch.sigmoid(self.upsample(h).float())  # fp32 output
+        return super().forward(z, self.embed(labels))
 
 
 class CondDiscriminator(nn.Module):
@@ -79,12 +59,8 @@ class CondDiscriminator(nn.Module):
         c, bottom = channels, image_size // 4
         self.size = image_size
         self.embed = nn.Embedding(n_classes, image_size * image_size)
-        self.features = nn.Sequential(
-            nn.Conv2d(image_channels + 1, c, 4, 2, padding=1),  # H/2
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(c, 2 * c, 4, 2, padding=1, bias=False),  # H/4
-            nn.BatchNorm2d(2 * c),
-            nn.LeakyReLU(0.2),
+        self.features = conv_features(
+            image_channels + 1, c, lambda: nn.LeakyReLU(0.2), nn.BatchNorm2d, bias=False
         )
         self.score = nn.Linear(2 * c * bottom * bottom, 1)
 
@@ -94,104 +70,55 @@ class CondDiscriminator(nn.Module):
         return self.score(h.flatten(1)).squeeze(1)
 
 
-# --------------------------------------------------------------------------- losses
-def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """BCE with real pairs labelled 1 and generated ones 0, the two batch means summed (as
-    ``errD_real + errD_fake`` in ``pytorch/examples/dcgan``). Takes logits."""
-    d_real, d_fake = d_real.float(), d_fake.float()
-    return F.binary_cross_entropy_with_logits(
-        d_real, torch.ones_like(d_real)
-    ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-
-
-def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
-    """Non-saturating generator loss ``-log D(G(z, y), y)``: BCE of the fakes against the
-    "real" label. Takes logits."""
-    d_fake = d_fake.float()
-    return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-
-
 # --------------------------------------------------------------------------- model
 class CGAN(ConditionalGenerator):
     """Label-conditioned DCGAN. hparams: ``z_dim`` (noise size, also the size of the
     generator's label embedding), ``base_channels`` (width of both networks)."""
 
     name = "cgan"
-    mode = "fit"
+    modes = ("fit",)
     defaults = DEFAULTS
     noise_hparam = "z_dim"
 
-    def __init__(
-        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
-    ) -> None:
-        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # image_size, n_classes, image_channels, hparams
         hp = self.hparams
         c = hp["base_channels"]
-        self.net = CondGenerator(image_size, n_classes, hp["z_dim"], c, image_channels)
-        self.discriminator = CondDiscriminator(image_size, n_classes, c, image_channels)
+        size, classes, channels = self.image_size, self.n_classes, self.image_channels
+        self.net = CondGenerator(size, classes, hp["z_dim"], c, channels)
+        self.discriminator = CondDiscriminator(size, classes, c, channels)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.net(z, self.check_labels(labels).to(z.device))
 
-    def _noise(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-        return torch.randn(n, self.hparams["z_dim"], generator=generator).to(device)
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        return adams(lr, (0.5, 0.999), generator=self.net, discriminator=self.discriminator)
 
-    def fit(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        *,
-        steps: int,
-        batch_size: int,
-        lr: float,
-        generator: torch.Generator,
-        device: torch.device,
-        log: LogFn,
-        log_every: int = 10,
-        resume: Resume | None = None,
-    ) -> None:
-        """Alternating Adam steps (``betas=(0.5, 0.999)``) as in ``pytorch/examples/dcgan``:
-        one discriminator step on a real batch and a batch of fakes with the same labels, then
-        one generator step on those fakes. Logged losses are means over the steps since the
-        previous log; ``d_real`` / ``d_fake`` are the mean ``sigmoid`` of the discriminator's
+    def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """Alternating Adam steps as in ``pytorch/examples/dcgan``: one discriminator step on
+        the real batch and a batch of fakes with the same labels, then one generator step on
+        those fakes. ``d_real`` / ``d_fake`` are the mean ``sigmoid`` of the discriminator's
         logits on the real and generated batches, before its update."""
-        device = torch.device(device)
-        images = images.detach().float().cpu()
-        labels = self.check_labels(labels.detach().cpu())
-        self.to(device).train()
-        opt_g = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-        meter = LossMeter(log, log_every, steps)
-        for step in train_steps(steps, resume, self, [opt_g, opt_d], generator, meter):
-            rows = sample_batch(len(images), batch_size, generator)
-            x, y = images[rows].to(device), labels[rows].to(device)
-            z = self._noise(len(rows), generator, device)
-            # ---- discriminator: real pairs vs fakes with the same labels
-            with autocast(device):
-                fake = self.net(z, y)
-                d_real = self.discriminator(x, y)
-                d_fake = self.discriminator(fake.detach().to(x.dtype), y)
-            loss_d = discriminator_loss(d_real, d_fake)  # fp32
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            # ---- generator: non-saturating loss on the same fakes, discriminator frozen
-            self.discriminator.requires_grad_(False)
-            with autocast(device):
-                loss_g = generator_loss(self.discriminator(fake, y))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            self.discriminator.requires_grad_(True)
-
-            meter.update(
-                step,
-                discriminator_loss=loss_d,
-                generator_loss=loss_g,
-                d_real=d_real.float().sigmoid().mean(),
-                d_fake=d_fake.float().sigmoid().mean(),
-            )
-        self.eval()
+        x, y = batch.x, batch.y
+        z = self.randn(len(batch.rows), self.hparams["z_dim"])
+        # ---- discriminator: real pairs vs fakes with the same labels
+        with self.autocast():
+            fake = self.net(z, y)
+            d_real = self.discriminator(x, y)
+            d_fake = self.discriminator(fake.detach().to(x.dtype), y)
+        loss_d = gan_discriminator_loss(d_real, d_fake)
+        self.optimize("discriminator", loss_d)
+        # ---- generator: non-saturating loss on the same fakes, discriminator frozen
+        with self.frozen(self.discriminator):
+            with self.autocast():
+                loss_g = gan_generator_loss(self.discriminator(fake, y))
+            self.optimize("generator", loss_g)
+        return {
+            "discriminator_loss": loss_d,
+            "generator_loss": loss_g,
+            "d_real": d_real.float().sigmoid().mean(),
+            "d_fake": d_fake.float().sigmoid().mean(),
+        }
 
     def decode(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.net(noise, self.check_labels(labels))

@@ -11,26 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from genaug.models.base import (
-    ConditionalGenerator,
-    LogFn,
-    LossMeter,
-    Resume,
-    sample_batch,
-    train_steps,
-)
-from genaug.runtime import autocast
+from genaug.models.base import Batch, ConditionalGenerator, adams
+from genaug.models.blocks import ConvDecoder, ConvEncoder
+from genaug.models.losses import gaussian_kl, reconstruction_bce
 
 DEFAULTS: dict[str, Any] = {"latent_dim": 16, "hidden_channels": 32, "beta": 1.0}
 
 
 # --------------------------------------------------------------------------- networks
-class Encoder(nn.Module):
-    """``(x, one_hot) -> (mu, logvar)``: two stride-2 convs (H -> H/2 -> H/4), the flattened
-    features concatenated with the one-hot label, then linear heads."""
+class Encoder(ConvEncoder):
+    """``(x, one_hot) -> (mu, logvar)``: a :class:`ConvEncoder` with the one-hot label joined
+    to its flattened features, then two linear heads."""
 
     def __init__(
         self,
@@ -40,57 +33,13 @@ class Encoder(nn.Module):
         channels: int,
         image_channels: int = 1,
     ) -> None:
-        super().__init__()
-        c, bottom = channels, image_size // 4
-        self.features = nn.Sequential(
-            nn.Conv2d(image_channels, c, 4, 2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(c, 2 * c, 4, 2, padding=1),
-            nn.ReLU(),
-        )
-        self.hidden = nn.Sequential(
-            nn.Linear(2 * c * bottom * bottom + n_classes, 8 * c),
-            nn.ReLU(),
-        )
-        self.mu = nn.Linear(8 * c, latent_dim)
-        self.logvar = nn.Linear(8 * c, latent_dim)
+        super().__init__(image_size, channels, image_channels, extra_features=n_classes)
+        self.mu = nn.Linear(self.out_features, latent_dim)
+        self.logvar = nn.Linear(self.out_features, latent_dim)
 
     def forward(self, x: torch.Tensor, one_hot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.features(x).flatten(1)
-        h = self.hidden(torch.cat([h, one_hot.to(h.dtype)], 1))
+        h = super().forward(x, one_hot)
         return self.mu(h), self.logvar(h)
-
-
-class Decoder(nn.Module):
-    """``(z, one_hot) -> image`` in ``[0, 1]``: linear to an H/4 feature map, then two
-    transposed convs (H/4 -> H/2 -> H) and a sigmoid (in fp32 even under autocast)."""
-
-    def __init__(
-        self,
-        image_size: int,
-        n_classes: int,
-        latent_dim: int,
-        channels: int,
-        image_channels: int = 1,
-    ) -> None:
-        super().__init__()
-        c = channels
-        self.shape = (2 * c, image_size // 4, image_size // 4)
-        self.hidden = nn.Sequential(
-            nn.Linear(latent_dim + n_classes, 8 * c),
-            nn.ReLU(),
-            nn.Linear(8 * c, 2 * c * self.shape[1] * self.shape[2]),
-            nn.ReLU(),
-        )
-        self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(2 * c, c, 4, 2, padding=1),
-            nn.ReLU(),
-            nn.ConvTranspose2d(c, image_channels, 4, 2, padding=1),
-        )
-
-    def forward(self, z: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
-        h = self.hidden(torch.cat([z, one_hot.to(z.dtype)], 1)).view(-1, *self.shape)
-        return torch.sigmoid(self.upsample(h).float())  # fp32, for the BCE under autocast
 
 
 # --------------------------------------------------------------------------- loss
@@ -104,10 +53,7 @@ def loss_function(
     """Negative ELBO per image: ``BCE(recon, x)`` summed over pixels plus ``beta * KL(q(z|x,y)
     || N(0, I))``, both averaged over the batch. Returns ``(loss, reconstruction, kl)``.
     Computed in fp32: call it outside autocast."""
-    n = x.shape[0]
-    bce = F.binary_cross_entropy(recon.float(), x.float(), reduction="sum") / n
-    mu, logvar = mu.float(), logvar.float()
-    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / n
+    bce, kl = reconstruction_bce(recon, x), gaussian_kl(mu, logvar)
     return bce + beta * kl, bce, kl
 
 
@@ -117,17 +63,15 @@ class CVAE(ConditionalGenerator):
     ``beta`` (weight of the KL term)."""
 
     name = "cvae"
-    mode = "fit"
+    modes = ("fit",)
     defaults = DEFAULTS
 
-    def __init__(
-        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
-    ) -> None:
-        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
-        hp = self.hparams
-        args = (image_size, n_classes, hp["latent_dim"], hp["hidden_channels"], image_channels)
-        self.encoder = Encoder(*args)
-        self.decoder = Decoder(*args)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # image_size, n_classes, image_channels, hparams
+        latent, c = self.hparams["latent_dim"], self.hparams["hidden_channels"]
+        size, classes, channels = self.image_size, self.n_classes, self.image_channels
+        self.encoder = Encoder(size, classes, latent, c, channels)
+        self.decoder = ConvDecoder(size, latent + classes, c, channels)
 
     def forward(
         self, x: torch.Tensor, labels: torch.Tensor, eps: torch.Tensor
@@ -138,43 +82,17 @@ class CVAE(ConditionalGenerator):
         z = mu + eps.to(mu.dtype) * torch.exp(0.5 * logvar)
         return self.decoder(z, y), mu, logvar
 
-    def fit(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        *,
-        steps: int,
-        batch_size: int,
-        lr: float,
-        generator: torch.Generator,
-        device: torch.device,
-        log: LogFn,
-        log_every: int = 10,
-        resume: Resume | None = None,
-    ) -> None:
-        """Adam on the negative ELBO; logged losses are means over the steps since the
-        previous log."""
-        device = torch.device(device)
-        images = images.detach().float().cpu()
-        labels = labels.detach().long().cpu()
-        self.one_hot(labels)  # validate once
-        beta = self.hparams["beta"]
-        self.to(device).train()
-        opt = torch.optim.Adam(self.parameters(), lr=lr)
-        meter = LossMeter(log, log_every, steps)
-        for step in train_steps(steps, resume, self, [opt], generator, meter):
-            rows = sample_batch(len(images), batch_size, generator)
-            x, y = images[rows].to(device), labels[rows].to(device)
-            eps = torch.randn(len(rows), self.hparams["latent_dim"], generator=generator)
-            with autocast(device):
-                recon, mu, logvar = self(x, y, eps.to(device))
-            loss, bce, kl = loss_function(recon, x, mu, logvar, beta)  # fp32
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        return adams(lr, elbo=self)
 
-            meter.update(step, loss=loss, reconstruction=bce, kl=kl)
-        self.eval()
+    def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """Adam on the negative ELBO."""
+        eps = self.randn(len(batch.rows), self.hparams["latent_dim"])
+        with self.autocast():
+            recon, mu, logvar = self(batch.x, batch.y, eps)
+        loss, bce, kl = loss_function(recon, batch.x, mu, logvar, self.hparams["beta"])
+        self.optimize("elbo", loss)
+        return {"loss": loss, "reconstruction": bce, "kl": kl}
 
     def decode(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.decoder(noise, self.one_hot(labels))

@@ -4,30 +4,24 @@ The generator takes a real image ``x`` and a noise vector ``z`` and returns anot
 ``x``'s class; the critic scores ``(source, other)`` pairs, where ``other`` is either a
 different real image of the same class or a generated one. Trained on the source classes with
 the improved Wasserstein loss (WGAN-GP, Gulrajani et al., 2017), the generator is then applied
-to images of classes it has never seen ("transfer" mode).
+to images of classes it has never seen ("transfer" mode), or trained on each replicate's own
+training images ("fit" mode; every class needs two).
 
-Layout follows ``pytorch/examples``: the networks, then the losses, then the
-:class:`DAGAN` wrapper that owns both networks, the training loop and sampling.
+Layout follows ``pytorch/examples``: the networks, the pair sampler, then the :class:`DAGAN`
+that owns the networks, its optimisers, its training step and sampling.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 from torch import nn
 
 from genaug.errors import GenaugError
-from genaug.models.base import (
-    Generator,
-    LogFn,
-    LossMeter,
-    Resume,
-    Synthetic,
-    sample_batch,
-    train_steps,
-)
-from genaug.runtime import autocast
+from genaug.models.base import Batch, Generator, Request, adams
+from genaug.models.losses import gradient_penalty, wgan_critic_loss, wgan_generator_loss
 
 DEFAULTS: dict[str, Any] = {
     "base_channels": 32,
@@ -36,9 +30,6 @@ DEFAULTS: dict[str, Any] = {
     "n_critic": 5,
     "gp_weight": 10.0,
 }
-
-#: images per forward pass in :meth:`DAGAN.augment`
-AUGMENT_CHUNK = 512
 
 
 # --------------------------------------------------------------------------- networks
@@ -130,36 +121,6 @@ class Critic(nn.Module):
         return self.score(h.flatten(1)).squeeze(1)
 
 
-# --------------------------------------------------------------------------- losses
-def gradient_penalty(
-    critic: Critic,
-    source: torch.Tensor,
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    alpha: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """WGAN-GP penalty ``E[(||grad_y D(x, y)||_2 - 1)^2]`` at ``y`` on the lines between
-    ``real`` and ``fake`` (``alpha`` ~ U(0, 1) per sample; uniform draws with the global RNG
-    if not given). Computed in fp32: call it outside autocast."""
-    if alpha is None:
-        alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
-    alpha = alpha.to(real.device, torch.float32)
-    mixed = (alpha * real.float() + (1 - alpha) * fake.float()).requires_grad_(True)
-    scores = critic(source.float(), mixed)
-    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
-
-
-def critic_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """Wasserstein critic loss without the penalty: ``D(x, fake) - D(x, real)``."""
-    return d_fake.float().mean() - d_real.float().mean()
-
-
-def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
-    """``-D(x, G(x, z))``."""
-    return -d_fake.float().mean()
-
-
 # --------------------------------------------------------------------------- pairs
 class PairSampler:
     """Draws, for each source row, a *different* row of the same class."""
@@ -181,10 +142,10 @@ class PairSampler:
         self.rank = torch.empty_like(inverse)  # position of each row inside its class
         self.rank[self.order] = torch.arange(len(labels)) - self.starts[inverse[self.order]]
 
-    def partners(self, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def partners(self, rows: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         cls = self.inverse[rows]
         others = self.counts[cls] - 1
-        k = (torch.rand(len(rows), generator=generator) * others).long().clamp_max(others - 1)
+        k = (torch.rand(len(rows), generator=rng) * others).long().clamp_max(others - 1)
         k = k + (k >= self.rank[rows]).long()  # skip the row itself
         return self.order[self.starts[cls] + k]
 
@@ -195,124 +156,72 @@ class DAGAN(Generator):
     ``n_critic`` (critic steps per generator step), ``gp_weight``."""
 
     name = "dagan"
-    mode = "transfer"
+    modes = ("transfer", "fit")
     defaults = DEFAULTS
     # the gradient penalty differentiates the critic twice, which torch.compile cannot do
     no_compile = ("critic",)
 
-    def __init__(
-        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
-    ) -> None:
-        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # image_size, n_classes, image_channels, hparams
         hp = self.hparams
-        self.net = UNetGenerator(image_size, hp["base_channels"], hp["z_dim"], image_channels)
-        self.critic = Critic(image_size, hp["critic_channels"], image_channels)
+        size, channels = self.image_size, self.image_channels
+        self.net = UNetGenerator(size, hp["base_channels"], hp["z_dim"], channels)
+        self.critic = Critic(size, hp["critic_channels"], channels)
+        self.pairs: PairSampler | None = None  # of the training data, while fit runs
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.net(x, z)
 
-    def _noise(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-        return torch.randn(n, self.hparams["z_dim"], generator=generator).to(device)
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        return adams(lr, (0.5, 0.9), generator=self.net, critic=self.critic)
 
-    def fit(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        *,
-        steps: int,
-        batch_size: int,
-        lr: float,
-        generator: torch.Generator,
-        device: torch.device,
-        log: LogFn,
-        log_every: int = 10,
-        resume: Resume | None = None,
-    ) -> None:
-        """WGAN-GP training on ``(x, x')`` same-class pairs; ``steps`` counts generator steps,
-        each after ``n_critic`` critic steps. Logged losses are means over the steps since the
-        previous log; ``wasserstein`` is the critic's estimate ``D(x, real) - D(x, fake)``."""
-        device = torch.device(device)
-        pairs = PairSampler(labels)
-        images = images.detach().float().cpu()
-        n_critic, gp_weight = self.hparams["n_critic"], self.hparams["gp_weight"]
-        self.to(device).train()
-        opt_g = torch.optim.Adam(self.net.parameters(), lr=lr, betas=(0.5, 0.9))
-        opt_c = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=(0.5, 0.9))
+    def setup_fit(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.pairs = PairSampler(labels)
 
-        def draw() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            rows = sample_batch(len(images), batch_size, generator)
-            x, real = images[rows], images[pairs.partners(rows, generator)]
-            z = self._noise(len(rows), generator, device)
-            return x.to(device), real.to(device), z
+    def pair(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x, x', z)``: the batch's images, a different real image of the same class for
+        each, and fresh noise (drawn in that order)."""
+        real = self.next_batch(self.pairs.partners(batch.rows, self.batch_rng)).x
+        return batch.x, real, self.randn(len(batch.rows), self.hparams["z_dim"])
 
-        meter = LossMeter(log, log_every, steps)
-        for step in train_steps(steps, resume, self, [opt_g, opt_c], generator, meter):
-            # ---- critic: n_critic steps, generator frozen
-            self.critic.requires_grad_(True)
-            for _ in range(n_critic):
-                x, real, z = draw()
-                alpha = torch.rand(len(x), 1, 1, 1, generator=generator).to(device)
-                with autocast(device):
-                    with torch.no_grad():
-                        fake = self.net(x, z)
-                    d_real, d_fake = self.critic(
-                        torch.cat([x, x]), torch.cat([real, fake.to(real.dtype)])
-                    ).chunk(2)
-                    loss_w = critic_loss(d_real, d_fake)
-                gp = gradient_penalty(self.critic, x, real, fake, alpha)  # fp32
-                loss_c = loss_w + gp_weight * gp
-                opt_c.zero_grad(set_to_none=True)
-                loss_c.backward()
-                opt_c.step()
-            # ---- generator: one step, critic frozen
-            self.critic.requires_grad_(False)
-            x, _, z = draw()
-            with autocast(device):
-                loss_g = generator_loss(self.critic(x, self.net(x, z)))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
+    def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """WGAN-GP on ``(x, x')`` same-class pairs: ``n_critic`` critic steps, the first on
+        ``batch`` and each other on a batch of its own, then one generator step on another;
+        ``wasserstein`` is the critic's estimate ``D(x, real) - D(x, fake)``."""
+        for i in range(self.hparams["n_critic"]):
+            x, real, z = self.pair(batch if i == 0 else self.next_batch())
+            alpha = self.rand(len(x), 1, 1, 1)
+            with self.autocast():
+                with torch.no_grad():
+                    fake = self.net(x, z)
+                d_real, d_fake = self.critic(
+                    torch.cat([x, x]), torch.cat([real, fake.to(real.dtype)])
+                ).chunk(2)
+                loss_w = wgan_critic_loss(d_real, d_fake)
+            critic = functools.partial(self.critic, x.float())  # D(x, .), in fp32
+            gp = gradient_penalty(critic, real, fake, alpha)
+            loss_c = loss_w + self.hparams["gp_weight"] * gp
+            self.optimize("critic", loss_c)
+        # ---- generator: one step, critic frozen
+        with self.frozen(self.critic):
+            x, _, z = self.pair(self.next_batch())
+            with self.autocast():
+                loss_g = wgan_generator_loss(self.critic(x, self.net(x, z)))
+            self.optimize("generator", loss_g)
+        return {
+            "critic_loss": loss_c,
+            "generator_loss": loss_g,
+            "gradient_penalty": gp,
+            "wasserstein": -loss_w,
+        }
 
-            meter.update(
-                step,
-                critic_loss=loss_c,
-                generator_loss=loss_g,
-                gradient_penalty=gp,
-                wasserstein=-loss_w,
-            )
-        self.critic.requires_grad_(True)
-        self.eval()
-
-    @torch.no_grad()
-    def augment(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        n_per_image: int,
-        *,
-        generator: torch.Generator,
-        device: torch.device,
-    ) -> Synthetic:
-        """``n_per_image`` outputs ``G(x, z)`` per real ``x``, each with fresh noise ``z``;
-        ``source_index`` is the row of ``x``, labels are copied from it."""
-        self.check_images(images)
-        device = torch.device(device)
-        was_training = self.training
-        self.to(device).eval()
-        n = len(images)
-        source = torch.arange(n).repeat_interleave(n_per_image)
-        z = torch.randn(len(source), self.hparams["z_dim"], generator=generator)
-        out = []
-        for lo in range(0, len(source), AUGMENT_CHUNK):
-            rows = source[lo : lo + AUGMENT_CHUNK]
-            x = images[rows].float().to(device)
-            with autocast(device):
-                y = self.net(x, z[lo : lo + AUGMENT_CHUNK].to(device))
-            out.append(y.float().clamp_(0, 1).cpu())
-        self.train(was_training)
-        empty = torch.empty(0, self.image_channels, self.image_size, self.image_size)
-        return Synthetic(
-            images=torch.cat(out) if out else empty,
-            labels=labels.detach().cpu().long().repeat_interleave(n_per_image),
-            source_index=source,
+    def synthesize(self, req: Request) -> torch.Tensor:
+        """``G(x, z)`` for the real ``x`` of each output, each with fresh noise ``z``."""
+        z = torch.randn(len(req.source), self.hparams["z_dim"], generator=req.rng)
+        return self.generate_chunks(
+            lambda x, z: self.net(x.float(), z),
+            req.device,
+            z,
+            source=req.source,
+            per_image=[req.images],
         )

@@ -9,8 +9,8 @@ them ("transfer" mode). The paper's three moves are available through ``operatio
 * ``interpolate``: ``c + lam * (c_nb - c)`` towards a same-class neighbour ``c_nb``;
 * ``extrapolate``: ``c + lam * (c - c_nb)`` away from it (the paper's best, ``lam = 0.5``).
 
-Layout follows ``pytorch/examples``: the networks, then the loss, then the latent moves, then
-the :class:`LatentAugment` wrapper that owns the autoencoder, the training loop and sampling.
+Layout follows ``pytorch/examples``: the latent moves, then the :class:`LatentAugment` that
+owns the autoencoder (shared blocks), its optimiser, its training step and sampling.
 """
 
 from __future__ import annotations
@@ -18,20 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from genaug.errors import GenaugError
-from genaug.models.base import (
-    Generator,
-    LogFn,
-    LossMeter,
-    Resume,
-    Synthetic,
-    sample_batch,
-    train_steps,
-)
-from genaug.runtime import autocast
+from genaug.models.base import Batch, Generator, Request, adams
+from genaug.models.blocks import CodeEncoder, ConvDecoder
+from genaug.models.losses import reconstruction_bce
 
 DEFAULTS: dict[str, Any] = {
     "latent_dim": 32,
@@ -42,66 +33,6 @@ DEFAULTS: dict[str, Any] = {
     "neighbours": 3,
 }
 OPERATIONS = ("noise", "interpolate", "extrapolate")
-
-#: images per forward pass in :meth:`LatentAugment.encode` and :meth:`LatentAugment.augment`
-AUGMENT_CHUNK = 1024
-
-
-# --------------------------------------------------------------------------- networks
-class Encoder(nn.Module):
-    """``image -> code``: two stride-2 convs (H -> H/2 -> H/4), then a hidden linear layer and
-    a linear map to ``latent_dim``."""
-
-    def __init__(
-        self, image_size: int, latent_dim: int, channels: int, image_channels: int = 1
-    ) -> None:
-        super().__init__()
-        c, bottom = channels, image_size // 4
-        self.features = nn.Sequential(
-            nn.Conv2d(image_channels, c, 4, 2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(c, 2 * c, 4, 2, padding=1),
-            nn.ReLU(),
-        )
-        self.hidden = nn.Sequential(nn.Linear(2 * c * bottom * bottom, 8 * c), nn.ReLU())
-        self.code = nn.Linear(8 * c, latent_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.code(self.hidden(self.features(x).flatten(1)))
-
-
-class Decoder(nn.Module):
-    """``code -> image`` in ``[0, 1]``: linear to an H/4 feature map, then two transposed convs
-    (H/4 -> H/2 -> H) and a sigmoid (in fp32 even under autocast)."""
-
-    def __init__(
-        self, image_size: int, latent_dim: int, channels: int, image_channels: int = 1
-    ) -> None:
-        super().__init__()
-        c = channels
-        self.shape = (2 * c, image_size // 4, image_size // 4)
-        self.hidden = nn.Sequential(
-            nn.Linear(latent_dim, 8 * c),
-            nn.ReLU(),
-            nn.Linear(8 * c, 2 * c * self.shape[1] * self.shape[2]),
-            nn.ReLU(),
-        )
-        self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(2 * c, c, 4, 2, padding=1),
-            nn.ReLU(),
-            nn.ConvTranspose2d(c, image_channels, 4, 2, padding=1),
-        )
-
-    def forward(self, code: torch.Tensor) -> torch.Tensor:
-        h = self.hidden(code).view(-1, *self.shape)
-        return torch.sigmoid(self.upsample(h).float())  # fp32, for the BCE under autocast
-
-
-# --------------------------------------------------------------------------- loss
-def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``BCE(recon, x)`` summed over pixels, averaged over the batch. Computed in fp32: call it
-    outside autocast."""
-    return F.binary_cross_entropy(recon.float(), x.float(), reduction="sum") / x.shape[0]
 
 
 # --------------------------------------------------------------------------- latent moves
@@ -137,13 +68,11 @@ class LatentAugment(Generator):
     :meth:`fit`; in :meth:`augment` they only say which images are neighbours."""
 
     name = "latent"
-    mode = "transfer"
+    modes = ("transfer", "fit")
     defaults = DEFAULTS
 
-    def __init__(
-        self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
-    ) -> None:
-        super().__init__(image_size, n_classes, image_channels=image_channels, **hparams)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # image_size, n_classes, image_channels, hparams
         hp = self.hparams
         if hp["operation"] not in OPERATIONS:
             raise GenaugError(
@@ -152,9 +81,9 @@ class LatentAugment(Generator):
             )
         if hp["neighbours"] < 1:
             raise GenaugError("latent hparam `neighbours` must be at least 1: raise it in config")
-        args = (image_size, hp["latent_dim"], hp["hidden_channels"], image_channels)
-        self.encoder = Encoder(*args)
-        self.decoder = Decoder(*args)
+        latent, c = hp["latent_dim"], hp["hidden_channels"]
+        self.encoder = CodeEncoder(self.image_size, latent, c, self.image_channels)
+        self.decoder = ConvDecoder(self.image_size, latent, c, self.image_channels)
         # per-dimension std of the source codes, for `noise` on a single image
         self.register_buffer("source_std", torch.ones(hp["latent_dim"]))
 
@@ -163,78 +92,52 @@ class LatentAugment(Generator):
         code = self.encoder(x)
         return self.decoder(code), code
 
-    def fit(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        *,
-        steps: int,
-        batch_size: int,
-        lr: float,
-        generator: torch.Generator,
-        device: torch.device,
-        log: LogFn,
-        log_every: int = 10,
-        resume: Resume | None = None,
-    ) -> None:
-        """Adam on the reconstruction loss; ``labels`` are ignored. Logged losses are means
-        over the steps since the previous log. Ends by recording ``source_std``."""
-        device = torch.device(device)
-        images = images.detach().float().cpu()
-        self.to(device).train()
-        opt = torch.optim.Adam(self.parameters(), lr=lr)
-        meter = LossMeter(log, log_every, steps)
-        for step in train_steps(steps, resume, self, [opt], generator, meter):
-            rows = sample_batch(len(images), batch_size, generator)
-            x = images[rows].to(device)
-            with autocast(device):
-                recon, _ = self(x)
-            loss = reconstruction_loss(recon, x)  # fp32
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        return adams(lr, autoencoder=self)
 
-            meter.update(step, reconstruction=loss)
-        self.eval()
+    def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """Adam on the reconstruction loss; labels are not used."""
+        with self.autocast():
+            recon, _ = self(batch.x)
+        loss = reconstruction_bce(recon, batch.x)
+        self.optimize("autoencoder", loss)
+        return {"reconstruction": loss}
+
+    def finish_fit(self, images: torch.Tensor, device: torch.device) -> None:
+        """Record ``source_std``."""
         if len(images) > 1:
             self.source_std.copy_(self.encode(images, device).std(0))
 
     @torch.no_grad()
     def encode(self, images: torch.Tensor, device: torch.device) -> torch.Tensor:
         """Latent codes of ``images`` (fp32, on the CPU)."""
-        device = torch.device(device)
-        out = [torch.empty(0, self.hparams["latent_dim"])]
-        for lo in range(0, len(images), AUGMENT_CHUNK):
-            with autocast(device):
-                code = self.encoder(images[lo : lo + AUGMENT_CHUNK].float().to(device))
-            out.append(code.float().cpu())
-        return torch.cat(out)
+        codes = self.map_chunks(lambda x: self.encoder(x.float()).float().cpu(), device, images)
+        return torch.cat([torch.empty(0, self.hparams["latent_dim"]), *codes])
 
     def move(
         self,
         codes: torch.Tensor,
         labels: torch.Tensor,
-        n_per_image: int,
+        source: torch.Tensor,
         *,
-        generator: torch.Generator,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n_per_image`` moved codes per row of ``codes`` (on the CPU) and the row each came
-        from, by ``operation`` (see the class docstring). Draws, in this order, one uniform (the
+        rng: torch.Generator,
+    ) -> torch.Tensor:
+        """One moved code per entry of ``source`` (a row of ``codes``, on the CPU), by
+        ``operation`` (see the class docstring). Draws, in this order, one uniform (the
         neighbour), one uniform (``lam`` for ``interpolate``) and ``latent_dim`` normals (the
-        noise) per output from ``generator``, whatever the operation."""
+        noise) per output from ``rng``, whatever the operation."""
         hp = self.hparams
         codes, labels = codes.float().cpu(), labels.detach().cpu().long()
         n, dim = codes.shape
-        source = torch.arange(n).repeat_interleave(n_per_image)
-        pick = torch.rand(len(source), generator=generator)
-        lam = torch.rand(len(source), 1, generator=generator)
-        eps = torch.randn(len(source), dim, generator=generator)
+        pick = torch.rand(len(source), generator=rng)
+        lam = torch.rand(len(source), 1, generator=rng)
+        eps = torch.randn(len(source), dim, generator=rng)
 
         c = codes[source]
         std = codes.std(0) if n > 1 else self.source_std.float().cpu()
         noisy = c + hp["sigma"] * std * eps
         if hp["operation"] == "noise" or n < 2:
-            return noisy, source
+            return noisy
         nearest, count = nearest_same_class(codes, labels, hp["neighbours"])
         count = count[source]
         column = (pick * count).long().clamp(0, nearest.shape[1] - 1)
@@ -243,36 +146,9 @@ class LatentAugment(Generator):
             moved = c + lam * (neighbour - c)
         else:
             moved = c + hp["lam"] * (c - neighbour)
-        return torch.where((count > 0)[:, None], moved, noisy), source
+        return torch.where((count > 0)[:, None], moved, noisy)
 
-    @torch.no_grad()
-    def augment(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        n_per_image: int,
-        *,
-        generator: torch.Generator,
-        device: torch.device,
-    ) -> Synthetic:
-        """``n_per_image`` decodes of moved codes per real ``x`` (:meth:`move`), with fresh
-        draws from ``generator`` for each; ``source_index`` is the row of ``x``, labels are
-        copied from it."""
-        self.check_images(images)
-        device = torch.device(device)
-        was_training = self.training
-        self.to(device).eval()
-        codes, source = self.move(
-            self.encode(images, device), labels, n_per_image, generator=generator
-        )
-        out = [torch.empty(0, self.image_channels, self.image_size, self.image_size)]
-        for lo in range(0, len(codes), AUGMENT_CHUNK):
-            with autocast(device):
-                y = self.decoder(codes[lo : lo + AUGMENT_CHUNK].to(device))
-            out.append(y.float().clamp_(0, 1).cpu())
-        self.train(was_training)
-        return Synthetic(
-            images=torch.cat(out),
-            labels=labels.detach().cpu().long().repeat_interleave(n_per_image),
-            source_index=source,
-        )
+    def synthesize(self, req: Request) -> torch.Tensor:
+        """Decodes of the moved codes of each real ``x`` (:meth:`move`)."""
+        codes = self.move(self.encode(req.images, req.device), req.labels, req.source, rng=req.rng)
+        return self.generate_chunks(self.decoder, req.device, codes)
