@@ -154,6 +154,11 @@ def test_checkpoint_round_trip(name, tmp_path):
     del raw["image_channels"]
     torch.save(raw, path)
     assert load_generator(path).image_channels == 1
+    # one of other layer names (older code) stops with one line
+    raw["state_dict"] = {f"old.{k}": v for k, v in raw["state_dict"].items()}
+    torch.save(raw, path)
+    with pytest.raises(GenaugError, match=rf"{name} weights of another code version .* delete"):
+        load_generator(path)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -341,7 +341,13 @@ class Generator(nn.Module):
         model = cls(
             state["image_size"], state["n_classes"], image_channels=channels, **state["hparams"]
         )
-        model.load_state_dict(state["state_dict"])
+        weights = state["state_dict"]
+        if weights.keys() != model.state_dict().keys():  # e.g. written before blocks.py
+            raise GenaugError(
+                f"{path} holds {cls.name} weights of another code version (other layer names):"
+                " delete it so that it is retrained"
+            )
+        model.load_state_dict(weights)
         model.checkpoint_extra = state.get("extra", {})
         return model
 
