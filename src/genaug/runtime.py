@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sys
 
 import numpy as np
 import torch
@@ -16,7 +17,9 @@ def setup(threads: int = 1, seed: int = 0, device: str = "auto") -> torch.device
     """Seed every RNG, pin the CPU thread count and pick the device.
 
     On the CPU the result is bit-for-bit reproducible for a given thread count; on CUDA the
-    job asks for deterministic kernels where PyTorch has them.
+    job asks for deterministic kernels where PyTorch has them. Either way PyTorch's
+    deterministic mode is on (see :func:`deterministic`): on the CPU an operation without a
+    deterministic implementation is an error, on CUDA a warning.
     """
     torch.set_num_threads(max(1, int(threads)))
     seed_everything(seed)
@@ -24,8 +27,36 @@ def setup(threads: int = 1, seed: int = 0, device: str = "auto") -> torch.device
     if dev.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(True, warn_only=dev.type == "cuda")
+    deterministic(warn_only=dev.type == "cuda")
     return dev
+
+
+def deterministic(warn_only: bool = False) -> None:
+    """What ``torch.use_deterministic_algorithms(True, warn_only=warn_only)`` does, without
+    importing PyTorch's compiler stack.
+
+    That function sets two things: the ATen switch (deterministic kernels, and an error, or
+    with ``warn_only`` a warning, for an operation that has none) and Inductor's
+    deterministic mode (no benchmarking that changes numerics in compiled code). To set the
+    second it imports ``torch._inductor.config``, which imports ``torch._dynamo``: about
+    0.8 CPU s, most of a job's setup. Here the ATen switch is set through the public
+    ``torch.set_deterministic_debug_mode`` (the same call underneath), and Inductor's mode
+    through its documented variable ``TORCHINDUCTOR_DETERMINISTIC``, which its config reads
+    when it is imported (by ``compile: true``, in this process or in compile workers), or
+    directly when the config is already loaded. A job that trains still imports
+    ``torch._dynamo``: every ``torch.optim`` step does (a PyTorch cost this does not avoid);
+    a job that only samples (rule generate) does not.
+
+    The switch is needed on the CPU too: with it, ``index_put_(..., accumulate=True)`` and
+    the backward of indexing with a list of tensors (``x[idx]``) run deterministically on
+    several threads, and an operation with no deterministic CPU kernel (``MaxUnpool``,
+    ``put_(..., accumulate=False)``) is an error instead of numbers that differ between runs.
+    """
+    torch.set_deterministic_debug_mode("warn" if warn_only else "error")
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
+    inductor_config = sys.modules.get("torch._inductor.config")
+    if inductor_config is not None:
+        inductor_config.deterministic = True
 
 
 def resolve_device(device: str = "auto") -> torch.device:
