@@ -1,19 +1,100 @@
-"""The GPU-path switches of ``genaug.runtime``: channels-last (CUDA only) and torch.compile."""
+"""``genaug.runtime``: a job's deterministic setup, without PyTorch's compiler stack, and the
+GPU-path switches, channels-last (CUDA only) and torch.compile; and the end of a job's script."""
 
 from __future__ import annotations
+
+import ast
+import gc
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 import torch
 
+from conftest import REPO
 from genaug import runtime
 from genaug.data.fewshot import fewshot_split
 from genaug.generation import train_generator
 from genaug.models import load_generator
 from genaug.models.classifier import ConvNet
 from genaug.models.dagan import DAGAN
+from genaug.workflow import run_script
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+
+# in a fresh process: the switches runtime.setup sets, next to torch.use_deterministic_algorithms'
+SWITCHES = """
+import json, sys, torch
+from genaug import runtime
+
+def switches():
+    config = sys.modules.get("torch._inductor.config")
+    return [torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+            None if config is None else config.deterministic]
+
+def put_():  # an operation without a deterministic CPU kernel
+    try:
+        torch.zeros(3).put_(torch.tensor([0, 0]), torch.ones(2))
+        return "ran"
+    except RuntimeError as err:
+        return str(err).splitlines()[0]
+
+out = {}
+for device in ("cpu", "cuda"):  # "cuda" needs no GPU: setup only sets switches for it
+    runtime.setup(device=device)
+    out[device] = switches()
+    out[f"put_ {device}"] = put_()
+out["compiler_stack_imported"] = "torch._dynamo" in sys.modules
+import torch._inductor.config  # as compile: true does, after setup
+out["inductor_after_setup"] = switches()[2]
+for warn_only in (False, True):  # the reference, then setup with the config loaded
+    torch.use_deterministic_algorithms(True, warn_only=warn_only)
+    out[f"reference_warn_only_{warn_only}"] = switches()
+    torch.use_deterministic_algorithms(False)
+    runtime.setup(device="cuda" if warn_only else "cpu")
+    out[f"setup_warn_only_{warn_only}"] = switches()
+print(json.dumps(out))
+"""
+
+
+def test_setup_sets_deterministic_mode_without_the_compiler_stack():
+    """``runtime.setup`` sets what ``torch.use_deterministic_algorithms`` sets (ATen's switch,
+    warn-only on CUDA, and Inductor's deterministic mode, for a config loaded before or
+    after), without importing ``torch._dynamo`` (about 0.8 CPU s a job)."""
+    proc = subprocess.run([sys.executable, "-c", SWITCHES], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["cpu"] == [True, False, None] and out["cuda"] == [True, True, None]
+    assert out["compiler_stack_imported"] is False
+    assert out["inductor_after_setup"] is True
+    for warn_only in (False, True):
+        reference = out[f"reference_warn_only_{warn_only}"]
+        assert out[f"setup_warn_only_{warn_only}"] == reference == [True, warn_only, True]
+    # on the CPU it is an error, with warn-only (CUDA) a warning
+    assert "does not have a deterministic implementation" in out["put_ cpu"]
+    assert out["put_ cuda"] == "ran"
+
+
+def test_run_script_freezes_the_heap_before_the_job_exits():
+    """What is left when ``main`` returns is out of the collector's reach, so the collections
+    at exit do not walk it; a script's job process ends right after (see the next test)."""
+    gc.unfreeze()
+    try:
+        run_script(lambda _: None, SimpleNamespace(rule="noop"))
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_every_rule_script_ends_with_run_script():
+    for script in sorted((REPO / "scripts").glob("*.py")):
+        last = ast.parse(script.read_text()).body[-1]
+        assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Call), script.name
+        assert ast.unparse(last.value.func) == "run_script", script.name
 
 
 def test_channels_last_is_a_no_op_on_the_cpu():
