@@ -1,10 +1,11 @@
-"""Per-run classification metrics (NumPy only): accuracy, balanced accuracy, and for the
+"""Per-run classification metrics (NumPy, and pandas for ranks; no SciPy, whose import
+would cost a model job about 0.45 CPU s): accuracy, balanced accuracy, and for the
 imbalance scenario the minority class's recall, precision, F1 and one-vs-rest AUROC."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+import pandas as pd
 
 
 def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -14,7 +15,7 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = rankdata(np.asarray(scores, float))
+    ranks = pd.Series(np.asarray(scores, float)).rank().to_numpy()  # ties: mean rank
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
