@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from genaug import io, plots, runtime
+from genaug import io, runtime
 from genaug.data.imbalance import minority_topup, topup_index
 from genaug.data.tables import ClassIndex, ids_sha256, images_tensor, split_rows
 from genaug.errors import GenaugError
@@ -145,6 +145,8 @@ def train_generator(
     synth = model.augment(images[first], labels[first], n, rng=runtime.rng(seed + 1), device=dev)
     real, fake = io.to_uint8(images[first].numpy()), io.to_uint8(synth.images.numpy())
     grid = [np.concatenate([real[j : j + 1], fake[j * n : (j + 1) * n]]) for j in range(len(first))]
+    from genaug import plots  # matplotlib: not for rule generate, which imports this module
+
     plots.image_grid(grid, out_samples, title=f"{name}: real (left) and samples")
     if resume is not None:
         resume.remove()
