@@ -1,13 +1,21 @@
 """Per-job overhead of classify: the fixed cost of one job against the cost of one seed, and
-five seeds run as five single-seed jobs (one process each) against one batched job.
+the config's seeds (up to ``--seeds``) run as single-seed jobs (one process each) against one
+batched job.
 
 A job here is what Snakemake's ``script:`` directive starts for rule classify: a fresh Python
-process that imports torch and genaug, reads the prepared table and trains and tests the
-classifier once per seed (as ``scripts/classify.py`` does; Snakemake's own scheduling is not
-counted). The data is the embedded Omniglot subset, prepared and split as the workflow does,
-with the classifier settings of a config file, on the CPU. Each measurement is given in wall
-seconds and in CPU seconds of the job process (user + system): the CPU seconds change little
-when other work shares the machine, the wall seconds do. Writes a CSV:
+process that imports torch and genaug, sets up, reads the prepared table and trains and tests
+the classifier once per seed, inside ``genaug.workflow.run_script`` (as ``scripts/classify.py``
+does; Snakemake's own scheduling is not counted). The data is the embedded Omniglot subset,
+prepared and split as the workflow does, with the classifier settings of a config file, on
+the CPU. Each measurement is given in wall seconds and in CPU seconds of the job process
+(user + system): the CPU seconds change little when other work shares the machine, the wall
+seconds do.
+
+A job's fixed cost (``job_fixed_cost``) is what it costs with the seeds' training and testing
+taken out: interpreter start, the imports, ``runtime.setup``, reading the table, the first
+optimiser (``first_optimizer``: the first ``torch.optim`` optimiser imports PyTorch's compiler
+stack, ``torch._dynamo``, which every job that trains pays once and rule generate does not)
+and the process's exit. Writes a CSV:
 
     python benchmarks/job_overhead.py --out benchmarks/job-overhead-cpu.csv
     python benchmarks/job_overhead.py --repeats 1 --steps 20   # a quick look
@@ -29,6 +37,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import yaml  # noqa: E402
 from throughput import cpu_name  # noqa: E402  (same folder)
@@ -62,6 +71,11 @@ def job(args: argparse.Namespace) -> dict:
     times["setup"] = lap()
     table = io.read_parquet(Path(args.data) / "prepared.parquet")
     times["read_table"] = lap()
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.Adam([param])
+    param.sum().backward()
+    optimizer.step()
+    times["first_optimizer"] = lap()
     times["seeds"] = []
     regime, augment = Regime("fewshot", args.k), {"n_per_image": 1, "ratio": 1.0}
     for seed in args.job:
@@ -90,7 +104,7 @@ def run_process(cmd: list[str]) -> tuple[list[float], str]:
 def run_job(seeds: list[int], args: argparse.Namespace) -> tuple[list[float], dict]:
     """``[wall, CPU]`` seconds of one job process (interpreter start to exit), and its own
     timings; ``process_start`` + ``process_exit`` together are the process's CPU time outside
-    the script, booked to ``process_exit``."""
+    the script, booked to ``process_exit`` (which includes ``run_script``'s end)."""
     cmd = [sys.executable, __file__, "--data", args.data, "--settings", args.settings,
            "--method", args.method, "--k", str(args.k), "--threads", str(args.threads),
            "--launched", repr(time.time()), "--job", *map(str, seeds)]  # fmt: skip
@@ -133,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--launched", type=float, help=argparse.SUPPRESS)  # the child: when
     parser.add_argument("--job", nargs="+", type=int, help=argparse.SUPPRESS)  # child: seeds
     args = parser.parse_args(argv)
-    if args.job:
-        print(json.dumps(job(args)))
+    if args.job:  # a job: its timings on stdout, then run_script's end and the exit
+        from genaug.workflow import run_script
+
+        run_script(lambda _: print(json.dumps(job(args)), flush=True), SimpleNamespace())
         return 0
 
     config = yaml.safe_load(Path(args.config).read_text())
@@ -157,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 total, times = run_job([seed], args)
                 single = [a + b for a, b in zip(single, total, strict=True)]
                 for part in ("process_start", "import_torch", "import_genaug", "setup",
-                             "read_table", "process_exit"):  # fmt: skip
+                             "read_table", "first_optimizer", "process_exit"):  # fmt: skip
                     add(part, times[part])
                 seed_time = times["seeds"][0]
                 add("job_fixed_cost", [t - s for t, s in zip(total, seed_time, strict=True)])

@@ -29,8 +29,8 @@ def test_job_overhead_benchmark_writes_csv(tmp_path):
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
     rows = {r["measurement"]: r for r in csv.DictReader(out.open())}
     parts = ["process_start", "import_torch", "import_genaug", "setup", "read_table",
-             "process_exit", "job_fixed_cost", "classifier_seed", "2_single_seed_jobs",
-             "one_batched_job_2_seeds", "interpreter_start"]  # fmt: skip
+             "first_optimizer", "process_exit", "job_fixed_cost", "classifier_seed",
+             "2_single_seed_jobs", "one_batched_job_2_seeds", "interpreter_start"]  # fmt: skip
     assert sorted(rows) == sorted(parts)
     seconds = {name: float(row["median_s"]) for name, row in rows.items()}
     assert all(value >= 0 for value in seconds.values())
@@ -38,6 +38,6 @@ def test_job_overhead_benchmark_writes_csv(tmp_path):
     assert cpu["process_start"] == "" and float(cpu["import_torch"]) > 0  # not separable
     assert seconds["import_torch"] > 0 and seconds["classifier_seed"] > 0
     # a job's fixed cost is its parts, and two one-seed jobs pay it twice
-    fixed = sum(seconds[p] for p in parts[:6])
+    fixed = sum(seconds[p] for p in parts[:7])
     assert abs(seconds["job_fixed_cost"] - fixed) < 0.05 * fixed + 0.05
     assert seconds["2_single_seed_jobs"] > seconds["one_batched_job_2_seeds"]
