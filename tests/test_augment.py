@@ -53,8 +53,8 @@ def test_policy_pools(method, shape):
 
 @pytest.mark.parametrize("method", sorted(TRANSFORMS))
 def test_omniglot_background_stays_black(method, embedded):
-    """Omniglot's ink is bright on black: geometric ops must fill with 0. With another fill
-    (1 / 255 already) only about 2 in 3 policy copies keep their corners black."""
+    """Omniglot's ink is bright on black: geometric ops must fill with 0. With a fill of
+    1 / 255 instead, 44% (randaugment) to 88% (augmix) of the copies keep their corners black."""
     x = images_tensor(embedded["image"].iloc[:20])
     out = transform_pool(x, 10, TRANSFORMS[method](TRANSFORM_SETTINGS[method]), seed=0)
     corners = out[:, 0][:, [0, 1, -2, -1]][:, :, [0, 1, -2, -1]].flatten(1)
