@@ -18,8 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 #: the transform baselines' settings, as the default config has them
 TRANSFORM_SETTINGS = {
-    name: yaml.safe_load((REPO / "config" / "config.yaml").read_text())["augment"][name]
-    for name in ("classical", "erasing")
+    name: block
+    for name, block in yaml.safe_load((REPO / "config" / "config.yaml").read_text())[
+        "augment"
+    ].items()
+    if isinstance(block, dict)
 }
 
 

@@ -1,7 +1,25 @@
-"""The transform baselines: classical (random affine + elastic) and random erasing.
+"""The transform baselines: classical (random affine + elastic), random erasing, and the
+automatic augmentation policies TrivialAugment, RandAugment and AugMix.
 
 Each is a torchvision.transforms.v2 pipeline built from its block of the config's
 ``augment:`` section; :func:`transform_pool` applies it to every real training image.
+
+The policies' ops follow PIL on uint8 images, so their pipelines convert the [0, 1] float
+images to uint8 and back (:func:`on_uint8`). On 1-channel (grayscale) images every op of
+their spaces runs except ``Color`` (saturation), which v2 leaves as a no-op there, as PIL
+does; on 3 channels all ops run, and a grey RGB image stays grey. Geometric ops (rotate,
+shear, translate) fill with 0, the background of Omniglot (bright ink on black). Three
+photometric ops can still move that background, as the papers' op sets do: ``Contrast``
+blends towards the image mean (lifting black), ``Solarize`` at its strongest (threshold 0)
+inverts the whole image, and AugMix's mixing keeps the background only where every chain
+keeps it.
+
+MixUp and CutMix (v2.MixUp, v2.CutMix) are not here: they mix pairs of images *and their
+labels* within a training batch, so they cannot be a pool of hard-labelled copies built
+before training. They belong in the classifier's training loop (``train_classifier`` in
+classify.py: apply the mixer to each drawn batch with integer labels, and take
+``F.cross_entropy`` against the soft targets it returns); that is left for the classify
+rewrite.
 """
 
 from __future__ import annotations
@@ -41,8 +59,68 @@ def erasing_transform(settings: dict):
     )
 
 
+def on_uint8(policy):
+    """``policy`` (a v2 transform of uint8 images) on [0, 1] float images: v2.ToDtype maps
+    [0, 1] onto the 256 levels (k / 255 -> k exactly); the result comes back as k / 255 by
+    division, as ``images_tensor`` decodes PNGs (v2.ToDtype multiplies by 1 / 255, which is
+    off by one float32 ulp for some k), so an op that leaves a pixel alone keeps its bits."""
+    from torchvision.transforms import v2
+
+    to_uint8 = v2.ToDtype(torch.uint8, scale=True)
+
+    def apply(image: torch.Tensor) -> torch.Tensor:
+        return policy(to_uint8(image)).float().div_(255.0)
+
+    return apply
+
+
+def trivialaugment_transform(settings: dict):
+    """TrivialAugment (Müller & Hutter 2021), wide op space: one random op per image at a
+    random magnitude of ``num_magnitude_bins``."""
+    from torchvision.transforms import v2
+
+    bins = int(settings["num_magnitude_bins"])
+    return on_uint8(v2.TrivialAugmentWide(num_magnitude_bins=bins, fill=0))
+
+
+def randaugment_transform(settings: dict):
+    """RandAugment (Cubuk et al. 2020): ``num_ops`` random ops at one fixed ``magnitude``
+    (0 .. 30, of v2's 31 bins)."""
+    from torchvision.transforms import v2
+
+    return on_uint8(
+        v2.RandAugment(
+            num_ops=int(settings["num_ops"]), magnitude=int(settings["magnitude"]), fill=0
+        )
+    )
+
+
+def augmix_transform(settings: dict):
+    """AugMix (Hendrycks et al. 2020): ``mixture_width`` chains of ``chain_depth`` random ops
+    (-1: 1 to 3 at random) at up to ``severity`` (1 .. 10), mixed with Dirichlet weights and
+    blended with the original. The paper's Jensen-Shannon consistency loss is a classifier
+    loss and is not part of this augmentation-only baseline."""
+    from torchvision.transforms import v2
+
+    return on_uint8(
+        v2.AugMix(
+            severity=int(settings["severity"]),
+            mixture_width=int(settings["mixture_width"]),
+            chain_depth=int(settings["chain_depth"]),
+            all_ops=bool(settings["all_ops"]),
+            fill=0,
+        )
+    )
+
+
 #: method name -> builder of its transform from the config block of the same name
-TRANSFORMS = {"classical": classical_transform, "erasing": erasing_transform}
+TRANSFORMS = {
+    "classical": classical_transform,
+    "erasing": erasing_transform,
+    "trivialaugment": trivialaugment_transform,
+    "randaugment": randaugment_transform,
+    "augmix": augmix_transform,
+}
 
 
 def transform_pool(images: torch.Tensor, n_per_image: int, transform, seed: int) -> torch.Tensor:
