@@ -21,7 +21,8 @@ from PIL import Image
 
 from genaug.errors import GenaugError
 
-META_KEY = b"genaug"
+#: the file-metadata key of the provenance
+META_KEY = "genaug"
 
 
 # --------------------------------------------------------------------------- images
@@ -94,12 +95,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp.parent, ignore_errors=True)
 
 
-def write_parquet(df: pd.DataFrame, path: str | Path, meta: dict[str, Any] | None = None) -> None:
-    """Write ``df`` atomically, with ``meta`` stored as JSON in the file's key-value metadata."""
+def write_parquet(
+    df: pd.DataFrame,
+    path: str | Path,
+    meta: dict[str, Any] | None = None,
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Write ``df`` atomically, with ``meta`` stored as JSON in the file's key-value metadata
+    (key ``genaug``) and each ``extra`` entry as JSON under its own key."""
     table = pa.Table.from_pandas(df, preserve_index=False)
-    if meta is not None:
+    entries = {**({} if meta is None else {META_KEY: meta}), **(extra or {})}
+    if entries:
         schema_meta = dict(table.schema.metadata or {})
-        schema_meta[META_KEY] = json.dumps(meta, sort_keys=True, default=str).encode()
+        for key, value in entries.items():
+            schema_meta[key.encode()] = json.dumps(value, sort_keys=True, default=str).encode()
         table = table.replace_schema_metadata(schema_meta)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
@@ -112,8 +121,10 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
 
-def read_parquet_meta(path: str | Path) -> dict[str, Any]:
-    raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
+def read_parquet_meta(path: str | Path, key: str = META_KEY) -> dict[str, Any]:
+    """The JSON stored under ``key`` in the file's metadata (by default the provenance), or
+    an empty dict."""
+    raw = (pq.read_schema(path).metadata or {}).get(key.encode())
     return json.loads(raw) if raw else {}
 
 
