@@ -63,7 +63,7 @@ def job(args: argparse.Namespace) -> dict:
 
     times["import_torch"] = lap()
     from genaug import classify, io, runtime
-    from genaug.workflow import Regime
+    from genaug.scenarios import Regime
 
     times["import_genaug"] = lap()
     settings = json.loads(args.settings)
@@ -77,7 +77,7 @@ def job(args: argparse.Namespace) -> dict:
     optimizer.step()
     times["first_optimizer"] = lap()
     times["seeds"] = []
-    regime, augment = Regime("fewshot", args.k), {"n_per_image": 1, "ratio": 1.0}
+    regime, augment = Regime("fewshot", args.k), {"n_per_image": 1}
     for seed in args.job:
         split = io.read_parquet(Path(args.data) / f"k{args.k}-seed{seed}.parquet")
         record = classify.run(

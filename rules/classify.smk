@@ -25,7 +25,6 @@ rule classify:
         settings=config["classifier"],
         augment={
             "n_per_image": config["augment"]["n_per_image"],
-            "ratio": config["imbalance"]["ratio"],
             **{name: config["augment"][name] for name in ("classical", "erasing")},
         },
         device=config["device"],

@@ -1,7 +1,7 @@
 # Names, paths and input functions shared by the rules.
 import re
 
-from genaug.workflow import LEVEL_COLUMN, regimes, scenario_methods
+from genaug.scenarios import display_regime, parse_regime, regimes, scenario
 
 OUT = config["outdir"]
 SEEDS = config["replicates"]
@@ -9,23 +9,24 @@ METHODS = config["methods"]
 GENERATORS = [m for m in METHODS if m in config["generators"]]
 DATASET = config["dataset"]["name"]
 MODE = {name: settings["mode"] for name, settings in config["generators"].items()}
-# per scenario, its regime tags (k1, k5 / frac0.1, ...), methods and metrics
+# per scenario (see genaug.scenarios), its regime tags (k1, k5 / frac0.1, ...), methods and
+# metrics
 REGIMES = {s: [r.tag for r in rs] for s, rs in regimes(config).items()}
 SCENARIOS = list(REGIMES)
 ALL_REGIMES = [tag for tags in REGIMES.values() for tag in tags]
-SCENARIO_METHODS = {s: scenario_methods(config, s) for s in SCENARIOS}
-METRICS = config["stats"]["metrics"]
-# the x axis of each scenario's figures: figures/<metric>_vs_<axis>.png
-AXIS = {"fewshot": "shots", "imbalance": "fraction"}
-SCENARIO_OF_AXIS = {axis: scenario for scenario, axis in AXIS.items()}
+SCENARIO_METHODS = {s: scenario(s).methods(config) for s in SCENARIOS}
+METRICS = {
+    s: config["stats"]["metrics"].get(s) or list(scenario(s).default_metrics)
+    for s in SCENARIOS
+}
+# the x axis of each scenario's figures names them: figures/<metric>_vs_<axis>.png
+SCENARIO_OF_AXIS = {scenario(s).axis: s for s in SCENARIOS}
 # one replicate of one regime: its split, fit-mode generators, classifier runs
 TAG = "{regime}-seed{seed}"
 SYNTHETIC = f"{OUT}/synthetic/{{generator}}/{TAG}.parquet"
 SHARDS = f"{OUT}/synthetic/{{generator}}/{TAG}.shards"
 # the regime whose synthetic images the sample figures show
-DISPLAY_REGIME = (
-    REGIMES["fewshot"][-1] if "fewshot" in REGIMES else REGIMES["imbalance"][0]
-)
+DISPLAY_REGIME = display_regime(config).tag
 
 
 wildcard_constraints:
@@ -35,7 +36,7 @@ wildcard_constraints:
     generator="|".join(config["generators"]),
     scenario="|".join(SCENARIOS),
     metric=r"[a-z][a-z0-9_]*",
-    axis="|".join(AXIS[s] for s in SCENARIOS),
+    axis="|".join(SCENARIO_OF_AXIS),
 
 
 def prepare_input(wildcards):
@@ -60,23 +61,23 @@ def generator_dir(generator, regime, seed):
     return f"{OUT}/generators/{generator}/{checkpoint_scope(generator, regime, seed)}"
 
 
-def classify_outputs(scenario):
+def classify_outputs(s):
     return expand(
         f"{OUT}/classify/{{method}}/{TAG}.json",
-        method=SCENARIO_METHODS[scenario],
-        regime=REGIMES[scenario],
+        method=SCENARIO_METHODS[s],
+        regime=REGIMES[s],
         seed=SEEDS,
     )
 
 
-def scenario_figures(scenario):
+def scenario_figures(s):
     return expand(
-        f"{OUT}/figures/{{metric}}_vs_{AXIS[scenario]}.png", metric=METRICS[scenario]
+        f"{OUT}/figures/{{metric}}_vs_{scenario(s).axis}.png", metric=METRICS[s]
     )
 
 
 def all_figures():
-    figures = [f for scenario in SCENARIOS for f in scenario_figures(scenario)]
+    figures = [f for s in SCENARIOS for f in scenario_figures(s)]
     for generator in GENERATORS:
         figures += [
             f"{OUT}/figures/synthetic_{generator}.png",
@@ -106,3 +107,9 @@ def training_logs(wildcards):
             for seed in SEEDS
         }
     )
+
+
+def split_settings(wildcards):
+    """The config block of the regime's scenario: how subsample splits it (imbalance: and
+    tops the minority up, by its ratio)."""
+    return config[parse_regime(wildcards.regime).scenario]

@@ -20,7 +20,6 @@ rule figure_metric:
     threads: 1
     params:
         scenario=lambda wc: SCENARIO_OF_AXIS[wc.axis],
-        by=lambda wc: LEVEL_COLUMN[SCENARIO_OF_AXIS[wc.axis]],
     script:
         "../scripts/figure_metric.py"
 

@@ -1,5 +1,5 @@
 # Stage 4: synthetic images for each replicate's training set, with provenance: few-shot,
-# n_per_image per real image; imbalance, the minority class topped up to imbalance.ratio.
+# n_per_image per real image; imbalance, the minority top-up that its split decided.
 # One job per (generator, regime) serves every replicate seed, so torch is imported once.
 
 
@@ -30,7 +30,6 @@ rule generate:
     params:
         seeds=SEEDS,
         n_per_image=config["augment"]["n_per_image"],
-        ratio=config["imbalance"]["ratio"],
         shard_size=config["augment"]["shard_size"],
         device=config["device"],
     script:

@@ -40,7 +40,7 @@ rule stats:
     params:
         settings=config["stats"],
         metrics=lambda wc: METRICS[wc.scenario],
-        by=lambda wc: LEVEL_COLUMN[wc.scenario],
+        by=lambda wc: scenario(wc.scenario).level,
         baseline="none",
     script:
         "../scripts/stats.py"

@@ -1,7 +1,8 @@
 # Stage 2: the low-data regime of one replicate: k training images per target class
 # (few-shot, regime "k<k>"), or one class's training images kept at a fraction
-# (imbalance, regime "frac<fraction>"). The test set is the same for every regime of a
-# replicate and scenario.
+# (imbalance, regime "frac<fraction>"), with the minority top-up that generate and
+# classify read from the split. The test set is the same for every regime of a replicate
+# and scenario.
 
 
 rule subsample:
@@ -20,7 +21,6 @@ rule subsample:
         mem_mb=2000,
         runtime=10,
     params:
-        fewshot={**config["fewshot"], "k_max": max(config["fewshot"]["shots"])},
-        imbalance=config["imbalance"],
+        settings=split_settings,
     script:
         "../scripts/subsample.py"

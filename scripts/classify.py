@@ -8,7 +8,7 @@ from genaug.workflow import run_script
 
 def main(smk):
     from genaug import classify, io, runtime
-    from genaug.workflow import parse_regime
+    from genaug.scenarios import parse_regime, read_split
 
     regime = parse_regime(smk.wildcards.regime)
     device = runtime.setup(threads=smk.threads, seed=0, device=smk.params.device)
@@ -17,17 +17,19 @@ def main(smk):
     for seed, split, synth, out in zip(
         smk.params.seeds, smk.input.splits, synthetic, smk.output.metrics, strict=True
     ):
+        rows, topup = read_split(split)
         record = classify.run(
             smk.wildcards.method,
             regime,
             seed,
             table,
-            io.read_parquet(split),
+            rows,
             None if synth is None else io.read_parquet(synth),
             smk.params.settings,
             smk.params.augment,
             device,
             compile=smk.params.compile,
+            topup=topup,
         )
         io.write_json(record, out)
 

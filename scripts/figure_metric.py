@@ -21,7 +21,7 @@ def main(smk):
             f"no statistics on {metric} in {smk.input.describe}: add it to "
             f"stats.metrics.{smk.params.scenario} in the config"
         )
-    plots.metric_vs_level(summary, smk.output.figure, metric=metric, by=smk.params.by)
+    plots.metric_vs_level(summary, smk.output.figure, metric=metric, scenario=smk.params.scenario)
 
 
 run_script(main, snakemake)  # noqa: F821

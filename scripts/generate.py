@@ -10,9 +10,10 @@ from genaug.workflow import run_script
 def main(smk):
     from genaug import io
     from genaug.generation import generate
-    from genaug.workflow import parse_regime
+    from genaug.scenarios import parse_regime, read_split
 
     table = io.read_parquet(smk.input.table)
+    regime = parse_regime(smk.wildcards.regime)
     for seed, model, split, out_table, out_shards in zip(
         smk.params.seeds,
         smk.input.models,
@@ -21,18 +22,19 @@ def main(smk):
         smk.output.shards,
         strict=True,
     ):
+        rows, topup = read_split(split)
         generate(
             model,
             table,
-            io.read_parquet(split),
-            regime=parse_regime(smk.wildcards.regime),
+            rows,
+            regime=regime,
             n_per_image=smk.params.n_per_image,
-            ratio=smk.params.ratio,
             seed=seed,
             device=smk.params.device,
             out_table=out_table,
             out_shards=out_shards,
             shard_size=smk.params.shard_size,
+            topup=topup,
         )
 
 

@@ -10,7 +10,7 @@ from genaug.workflow import run_script
 def main(smk):
     from genaug import io
     from genaug.generation import train_generator
-    from genaug.workflow import derive_seed
+    from genaug.seeds import derive_seed
 
     name = smk.wildcards.generator
     regime = smk.wildcards.get("regime")

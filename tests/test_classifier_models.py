@@ -20,10 +20,10 @@ from genaug.models.classifier import (
     Transition,
     make_classifier,
 )
-from genaug.workflow import Regime
+from genaug.scenarios import Regime
 
 K3 = Regime("fewshot", 3)
-AUGMENT = {"n_per_image": 2, "ratio": 1.0, **TRANSFORM_SETTINGS}
+AUGMENT = {"n_per_image": 2, **TRANSFORM_SETTINGS}
 SETTINGS = {"arch": "densenet", "steps": 20, "batch_size": 16, "lr": 1e-3, "width": 4}
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from conftest import TRANSFORM_SETTINGS
-from genaug import classify
+from genaug import classify, io
 from genaug.augment import TRANSFORMS, transform_pool
 from genaug.data.fewshot import fewshot_split
-from genaug.workflow import Regime
+from genaug.data.tables import ClassIndex
+from genaug.errors import GenaugError
+from genaug.scenarios import Regime
 
 K3 = Regime("fewshot", 3)
-AUGMENT = {"n_per_image": 2, "ratio": 1.0, **TRANSFORM_SETTINGS}
+AUGMENT = {"n_per_image": 2, **TRANSFORM_SETTINGS}
 SETTINGS = {"steps": 30, "batch_size": 16, "lr": 1e-3, "width": 8}
 
 
@@ -80,3 +83,62 @@ def test_erasing_blanks_one_rectangle():
     area = (erased == 0).flatten(1).float().mean(1)  # share of the image set to background
     lo, hi = TRANSFORM_SETTINGS["erasing"]["scale"]
     assert ((area >= lo * 0.8) & (area <= hi * 1.2)).all()
+
+
+def inputs(method, *, keep=None, synthetic=None) -> classify.Inputs:
+    """Class 0 has 2 training images, classes 1 and 2 have 4 each; the sources are class 0."""
+    y = torch.tensor([0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    x = torch.arange(len(y), dtype=torch.float32).view(-1, 1, 1, 1).expand(-1, 1, 28, 28) / 10
+    return classify.Inputs(
+        method=method,
+        train=(x, y),
+        classes=ClassIndex([0, 1, 2]),
+        sources=(x[:2], y[:2]),
+        copies=3,
+        keep=keep,
+        minority=0,
+        synthetic=synthetic,
+        augment=TRANSFORM_SETTINGS,
+        seed=0,
+        mix="union",
+    )
+
+
+def plan(method, **kwargs) -> classify.Plan:
+    return classify.STRATEGIES.get(method, classify.synthetic_pool)(inputs(method, **kwargs))
+
+
+@pytest.mark.parametrize(
+    "method, n_pool", [("none", 0), ("undersample", 0), ("weighted", 0), ("oversample", 6)]
+)
+def test_each_baseline_plans_its_data(method, n_pool):
+    p = plan(method)
+    assert p.mix == "union" and (0 if p.pool is None else len(p.pool[0])) == n_pool
+    assert (p.class_weights is None) == (method != "weighted")
+
+
+def test_baseline_plans_change_what_they_should():
+    over = plan("oversample", keep=torch.tensor([0, 3, 1]))  # source 0, source 1, source 0
+    assert over.pool[0][:, 0, 0, 0].tolist() == pytest.approx([0.0, 0.1, 0.0])
+    assert over.pool[1].tolist() == [0, 0, 0]
+    under = plan("undersample")
+    assert torch.bincount(under.train[1]).tolist() == [2, 2, 2]
+    weights = plan("weighted").class_weights
+    assert weights.tolist() == pytest.approx([10 / (3 * 2), 10 / (3 * 4), 10 / (3 * 4)])
+    assert torch.equal(plan("none").train[1], inputs("none").train[1])  # all real images
+
+
+@pytest.mark.parametrize("method", sorted(TRANSFORMS))
+def test_transform_plans_copy_the_sources_and_keep_the_topup(method):
+    full, kept = plan(method), plan(method, keep=torch.tensor([0, 3, 1, 4]))
+    assert full.pool[0].shape == (6, 1, 28, 28) and full.pool[1].tolist() == [0] * 6
+    assert torch.equal(kept.pool[0], full.pool[0][[0, 3, 1, 4]])
+
+
+def test_generators_plan_their_synthetic_pool():
+    png = io.encode_png(np.zeros((8, 8), np.uint8))
+    synthetic = pd.DataFrame({"image": [png] * 5, "label": [0, 0, 1, 2, 2]})
+    p = plan("dagan", synthetic=synthetic)
+    assert p.pool[1].tolist() == [0, 0, 1, 2, 2] and len(p.train[0]) == 10
+    with pytest.raises(GenaugError, match="needs a generator's synthetic images"):
+        plan("dagan")

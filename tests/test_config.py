@@ -10,7 +10,8 @@ import yaml
 
 from conftest import REPO, snakemake
 from genaug.errors import GenaugError
-from genaug.workflow import check_config, derive_seed
+from genaug.seeds import derive_seed
+from genaug.workflow import check_config
 
 SCHEMA = REPO / "config" / "schema.yaml"
 

@@ -3,18 +3,23 @@ generator ever sees a test image."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
+from conftest import REPO
 from genaug import io
 from genaug.data.fewshot import fewshot_split
 from genaug.data.tables import ids_sha256
 from genaug.generation import check_trained_on, generate, train_generator, training_rows
 from genaug.provenance import sha256_file
-from genaug.workflow import Regime
+from genaug.scenarios import Regime
 
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 SETTINGS = {
     "dagan": {
         "mode": "transfer",
@@ -81,7 +86,6 @@ def test_train_then_generate(name, small, tmp_path):
         split,
         regime=Regime("fewshot", 2),
         n_per_image=3,
-        ratio=1.0,
         seed=5,
         device="cpu",
         out_table=tmp_path / "s.parquet",
@@ -110,7 +114,6 @@ def test_train_then_generate(name, small, tmp_path):
         split,
         regime=Regime("fewshot", 2),
         n_per_image=3,
-        ratio=1.0,
         seed=5,
         device="cpu",
         out_table=tmp_path / "t.parquet",
@@ -126,3 +129,40 @@ def test_transfer_needs_source_classes(small, tmp_path):
     table, _ = small
     with pytest.raises(GenaugError, match="no source images"):
         training_rows(table[table["role"] == "target"], None)
+
+
+def test_generate_makes_the_topup_its_split_decided(small, tmp_path):
+    """Imbalance: the synthetic images are the top-up stored with the split: its count, the
+    minority label, and the minority's real images as sources in turn."""
+    from genaug.errors import GenaugError
+    from genaug.scenarios import IMBALANCE, Regime, read_split, write_split
+
+    table, _ = small
+    block = {**CONFIG["imbalance"], "n_classes": 4, "ratio": 0.6}
+    write_split(*IMBALANCE.split(table, 0.2, 5, block), tmp_path / "split.parquet", {})
+    split, topup = read_split(tmp_path / "split.parquet")
+    out = {f: tmp_path / f for f in ("model.pt", "log.csv", "samples.png")}
+    train_generator("dagan", SETTINGS["dagan"], table, None, 1, 28, "cpu", 1, *out.values())
+    make = partial(
+        generate,
+        out["model.pt"],
+        table,
+        split,
+        Regime("imbalance", 0.2),
+        n_per_image=3,
+        seed=5,
+        device="cpu",
+        out_table=tmp_path / "s.parquet",
+        out_shards=tmp_path / "s.shards",
+        shard_size=10,
+    )
+    with pytest.raises(GenaugError, match="no minority top-up"):
+        make()
+    synth = make(topup=topup)
+    minority = split[(split["split"] == "train") & (split["label"] == topup.minority)]
+    ids = minority["image_id"].tolist()
+    assert 0 < topup.n_needed == len(synth) and (synth["label"] == topup.minority).all()
+    assert topup.copies > 1 and len(ids) > 1  # several copies of several sources
+    expected = [ids[k // topup.copies] for k in topup.keep]
+    assert synth["source_image_id"].tolist() == expected == (ids * topup.copies)[: len(synth)]
+    assert io.read_parquet_meta(tmp_path / "s.parquet")["config"]["ratio"] == 0.6

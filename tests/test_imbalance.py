@@ -9,13 +9,13 @@ import torch
 
 from conftest import TRANSFORM_SETTINGS
 from genaug import classify
-from genaug.data.imbalance import imbalance_split, kept, minority_topup, topup_index
+from genaug.data.imbalance import TopUp, imbalance_split, kept, minority_topup, topup_index
 from genaug.errors import GenaugError
 from genaug.metrics import auroc, classification_metrics
-from genaug.workflow import Regime, parse_regime
+from genaug.scenarios import Regime, read_split, write_split
 
 SETTINGS = {"steps": 20, "batch_size": 16, "lr": 1e-3, "width": 8}
-AUGMENT = {"n_per_image": 2, "ratio": 1.0, **TRANSFORM_SETTINGS}
+AUGMENT = {"n_per_image": 2, **TRANSFORM_SETTINGS}
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +28,11 @@ def counts(split, which="train"):
 
 
 def test_one_class_reduced_test_set_whole_and_shared(table):
-    splits = {f: imbalance_split(table, f, seed=3, n_classes=5) for f in (0.1, 0.5, 1.0)}
+    made = {f: imbalance_split(table, f, seed=3, n_classes=5) for f in (0.1, 0.5, 1.0)}
+    splits = {f: split for f, (split, _) in made.items()}
     full = counts(splits[1.0])
     assert (full == 15).all() and len(full) == 5  # 20 drawings, a quarter held out
-    minority = splits[0.1].attrs["minority"]
+    minority = made[0.1][1].minority
     assert minority == full.index[0]  # null = the task's first class
     for fraction, split in splits.items():
         train = counts(split)
@@ -48,18 +49,18 @@ def test_one_class_reduced_test_set_whole_and_shared(table):
 
 
 def test_split_is_seeded_and_takes_a_named_minority(table):
-    a = imbalance_split(table, 0.2, seed=1, n_classes=4, minority_class=None)
-    assert a.equals(imbalance_split(table, 0.2, seed=1, n_classes=4))
-    assert not a.equals(imbalance_split(table, 0.2, seed=2, n_classes=4))
+    a, _ = imbalance_split(table, 0.2, seed=1, n_classes=4, minority_class=None)
+    assert a.equals(imbalance_split(table, 0.2, seed=1, n_classes=4)[0])
+    assert not a.equals(imbalance_split(table, 0.2, seed=2, n_classes=4)[0])
     labels = sorted(a["label"].unique())
-    b = imbalance_split(table, 0.2, seed=1, n_classes=4, minority_class=int(labels[2]))
-    assert b.attrs["minority"] == labels[2] and counts(b)[labels[2]] == kept(0.2, 15)
+    b, topup = imbalance_split(table, 0.2, seed=1, n_classes=4, minority_class=int(labels[2]))
+    assert topup.minority == labels[2] and counts(b)[labels[2]] == kept(0.2, 15)
 
 
 def test_official_partition_and_cap(table):
     target = table[table["role"] == "target"].copy()
     target["partition"] = np.where(target["drawing"] <= 4, "test", "train")
-    split = imbalance_split(target, 0.5, seed=0, n_classes=3, max_train_per_class=10)
+    split, _ = imbalance_split(target, 0.5, seed=0, n_classes=3, max_train_per_class=10)
     test = split[split["split"] == "test"].merge(target, on=["image_id", "label"])
     assert (test["drawing"] <= 4).all() and (counts(split, "test") == 5).all()  # 0..4
     train = counts(split)
@@ -91,12 +92,25 @@ def test_topup_counts_and_round_robin():
     assert copies == 3 and index.tolist() == [0, 3, 6, 1, 4, 7, 2]  # sources in turn
 
 
-def test_regime_tags_round_trip():
-    for regime in (Regime("fewshot", 5), Regime("imbalance", 0.1), Regime("imbalance", 0.25)):
-        assert parse_regime(regime.tag) == regime
-    assert Regime("imbalance", 0.1).tag == "frac0.1"
-    with pytest.raises(ValueError):
-        parse_regime("seed5")
+@pytest.mark.parametrize("ratio, n_needed", [(1.0, 15 - kept(0.2, 15)), (0.1, 0)])
+def test_split_decides_the_topup(table, ratio, n_needed):
+    """The split plans the top-up (its minority, count and sources in turn), also when the
+    minority already has enough images."""
+    split, topup = imbalance_split(table, 0.2, seed=0, n_classes=4, ratio=ratio)
+    n_min = counts(split)[topup.minority]
+    copies, keep = topup_index(n_min, n_needed)
+    assert topup == TopUp(topup.minority, ratio, n_needed, copies, tuple(keep.tolist()))
+    assert topup.minority == sorted(split["label"].unique())[0]
+
+
+def test_topup_travels_with_the_split_file(table, tmp_path):
+    split, topup = imbalance_split(table, 0.2, seed=0, n_classes=4)
+    write_split(split, topup, tmp_path / "split.parquet", meta={"seed": 0})
+    rows, again = read_split(tmp_path / "split.parquet")
+    pd.testing.assert_frame_equal(rows, split)
+    assert again == topup and rows.attrs == {}  # in the file's metadata, not pandas attrs
+    write_split(split, None, tmp_path / "none.parquet", meta={"seed": 0})
+    assert read_split(tmp_path / "none.parquet")[1] is None
 
 
 def test_metrics_against_hand_counts():
@@ -120,15 +134,27 @@ def test_auroc_is_the_rank_statistic():
 
 
 @pytest.fixture(scope="module")
-def task(table):
-    return table, imbalance_split(table, 0.2, seed=0, n_classes=4)
+def task(table, tmp_path_factory):
+    """An imbalance split as the classify rule reads it: from its file."""
+    path = tmp_path_factory.mktemp("split") / "frac0.2-seed0.parquet"
+    write_split(*imbalance_split(table, 0.2, seed=0, n_classes=4), path, meta={"seed": 0})
+    return table, *read_split(path)
 
 
 def run(task, method, synthetic=None):
-    table, split = task
+    table, split, topup = task
     regime = Regime("imbalance", 0.2)
     return classify.run(
-        method, regime, 0, table, split, synthetic, SETTINGS, AUGMENT, torch.device("cpu")
+        method,
+        regime,
+        0,
+        table,
+        split,
+        synthetic,
+        SETTINGS,
+        AUGMENT,
+        torch.device("cpu"),
+        topup=topup,
     )
 
 
@@ -138,6 +164,7 @@ def test_baselines_change_the_training_set(task):
     assert none["n_train_real"] == 3 * 15 + n_min and none["n_train_augmented"] == 0
     assert over["n_train_augmented"] == 15 - n_min
     assert under["n_train_real"] == 4 * n_min
+    assert run(task, "classical")["n_train_augmented"] == task[2].n_needed == 15 - n_min
     for record in (none, over, under):
         assert record["scenario"] == "imbalance" and record["fraction"] == 0.2
         assert 0 <= record["minority_f1"] <= 1 and 0 <= record["minority_auroc"] <= 1
@@ -146,8 +173,8 @@ def test_baselines_change_the_training_set(task):
 
 
 def test_synthetic_minority_images_join_the_training_set(task):
-    table, split = task
-    minority = split.attrs["minority"]
+    table, split, topup = task
+    minority = topup.minority
     rows = split[(split["split"] == "train") & (split["label"] == minority)]
     images = table.set_index("image_id").loc[rows["image_id"], "image"].tolist()
     synthetic = pd.DataFrame(
@@ -159,8 +186,17 @@ def test_synthetic_minority_images_join_the_training_set(task):
 
 
 def test_imbalance_only_methods_refuse_few_shot(task):
-    table, split = task
+    table, split, _ = task
     with pytest.raises(GenaugError, match="imbalance scenario only"):
         classify.run(
             "weighted", Regime("fewshot", 1), 0, table, split, None, SETTINGS, AUGMENT, "cpu"
         )
+
+
+def test_imbalance_run_needs_the_splits_topup(task):
+    table, split, _ = task
+    with pytest.raises(GenaugError, match="no minority top-up") as err:
+        classify.run(
+            "none", Regime("imbalance", 0.2), 0, table, split, None, SETTINGS, AUGMENT, "cpu"
+        )
+    assert "\n" not in str(err.value)

@@ -24,11 +24,11 @@ from genaug.data.tables import images_tensor, synthetic_by_real
 from genaug.generation import generate, train_generator
 from genaug.models import load_generator
 from genaug.models.classifier import CLASSIFIERS, make_classifier
-from genaug.workflow import Regime
+from genaug.scenarios import Regime
 
 CPU = torch.device("cpu")
 K2 = Regime("fewshot", 2)
-AUGMENT = {"n_per_image": 2, "ratio": 1.0, **TRANSFORM_SETTINGS}
+AUGMENT = {"n_per_image": 2, **TRANSFORM_SETTINGS}
 TINY = {
     "dagan": {"base_channels": 4, "critic_channels": 4, "z_dim": 4, "n_critic": 1},
     "cvae": {"latent_dim": 4, "hidden_channels": 4},
@@ -198,7 +198,6 @@ def test_stages_on_an_rgb_table(name, rgb_task, tmp_path):
         split,
         regime=K2,
         n_per_image=2,
-        ratio=1.0,
         seed=1,
         device="cpu",
         out_table=tmp_path / "s.parquet",

@@ -17,6 +17,7 @@ from conftest import TINY, snakemake
 from genaug import io
 from genaug.generation import check_trained_on
 from genaug.provenance import sha256_file
+from genaug.scenarios import read_split
 
 pytestmark = pytest.mark.slow
 
@@ -116,25 +117,24 @@ def test_imbalance_splits_top_ups_and_baselines(full_run):
     same for every fraction; augmenters add exactly the minority images that balance it."""
     results = full_run / "results"
     for seed in SEEDS:
-        splits = {
-            f: io.read_parquet(results / f"splits/frac{f}-seed{seed}.parquet") for f in FRACTIONS
-        }
-        tests = [set(s.loc[s["split"] == "test", "image_id"]) for s in splits.values()]
+        splits = {f: read_split(results / f"splits/frac{f}-seed{seed}.parquet") for f in FRACTIONS}
+        tests = [set(s.loc[s["split"] == "test", "image_id"]) for s, _ in splits.values()]
         assert tests[0] == tests[1]
-        for fraction, split in splits.items():
-            minority = split.attrs["minority"]
+        for fraction, (split, topup) in splits.items():
+            minority = topup.minority
             counts = split[split["split"] == "train"]["label"].value_counts()
             assert counts.index.nunique() == 4
             majority = counts.drop(minority)
             assert counts[minority] == max(1, int(fraction * majority.iloc[0] + 0.5))
-            topup = round(majority.mean()) - counts[minority]
+            n_topup = round(majority.mean()) - counts[minority]
+            assert topup.n_needed == n_topup
             tag = f"frac{fraction}-seed{seed}"
             for name in GENERATORS:
                 synth = io.read_parquet(results / f"synthetic/{name}/{tag}.parquet")
-                assert len(synth) == topup and (synth["label"] == minority).all(), name
+                assert len(synth) == n_topup and (synth["label"] == minority).all(), name
             for method in ["classical", "oversample", "dagan"]:
                 record = json.loads((results / f"classify/{method}/{tag}.json").read_text())
-                assert record["n_train_augmented"] == topup, method
+                assert record["n_train_augmented"] == n_topup, method
                 assert record["minority_class"] == minority
             under = json.loads((results / f"classify/undersample/{tag}.json").read_text())
             assert under["n_train_real"] == 4 * counts[minority]

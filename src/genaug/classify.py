@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -30,41 +32,105 @@ from torch import nn
 
 from genaug import runtime
 from genaug.augment import TRANSFORMS, transform_pool
-from genaug.data.imbalance import minority_topup, topup_index
+from genaug.data.imbalance import TopUp
 from genaug.data.tables import ClassIndex, images_tensor, split_rows
 from genaug.errors import GenaugError
 from genaug.metrics import classification_metrics
 from genaug.models.base import sample_batch
 from genaug.models.classifier import make_classifier
 from genaug.provenance import provenance
-from genaug.workflow import IMBALANCE_ONLY, Regime, derive_seed
+from genaug.scenarios import Regime, check_topup, owner
+from genaug.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
 Data = tuple[torch.Tensor, torch.Tensor]
 
 
-def augmented_pool(
-    method: str,
-    real: Data,
-    classes: ClassIndex,
-    synthetic: pd.DataFrame | None,
-    n_per_image: int,
-    transforms: dict,
-    seed: int,
-) -> Data | None:
-    """The images that augmented batches are drawn from, or None for the baseline.
-    ``n_per_image`` copies of each of the ``real`` images (transform baselines, oversampling)."""
-    if method in TRANSFORMS:
-        transform = TRANSFORMS[method](transforms[method])
-        return transform_pool(real[0], n_per_image, transform, seed), real[1].repeat_interleave(
-            n_per_image
+@dataclass(frozen=True)
+class Inputs:
+    """What every method of one run starts from."""
+
+    method: str
+    train: Data
+    classes: ClassIndex
+    #: the real images that augmentation copies (imbalance: the minority's), ``copies`` each
+    sources: Data
+    copies: int
+    #: imbalance: which of the copies make up the top-up (None: all of them)
+    keep: torch.Tensor | None
+    #: the minority class's index (imbalance), else None
+    minority: int | None
+    synthetic: pd.DataFrame | None
+    augment: dict
+    seed: int
+    mix: str
+
+    def top_up(self, pool: Data) -> Data:
+        return pool if self.keep is None else (pool[0][self.keep], pool[1][self.keep])
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one method trains on: real images, an augmented pool, how batches mix the two,
+    and class weights for the loss."""
+
+    train: Data
+    pool: Data | None
+    mix: str
+    class_weights: torch.Tensor | None = None
+
+
+def real_only(inputs: Inputs) -> Plan:
+    return Plan(inputs.train, None, inputs.mix)
+
+
+def transformed(name: str, inputs: Inputs) -> Plan:
+    """Transform baselines: ``copies`` transformed copies of each source image."""
+    x, y = inputs.sources
+    transform = TRANSFORMS[name](inputs.augment[name])
+    pool = transform_pool(x, inputs.copies, transform, inputs.seed)
+    return Plan(inputs.train, inputs.top_up((pool, y.repeat_interleave(inputs.copies))), inputs.mix)
+
+
+def oversampled(inputs: Inputs) -> Plan:
+    """The source images repeated, in turn."""
+    x, y = inputs.sources
+    pool = x.repeat_interleave(inputs.copies, 0), y.repeat_interleave(inputs.copies)
+    return Plan(inputs.train, inputs.top_up(pool), inputs.mix)
+
+
+def undersampled(inputs: Inputs) -> Plan:
+    return Plan(undersample(inputs.train, inputs.minority, inputs.seed), None, inputs.mix)
+
+
+def weighted(inputs: Inputs) -> Plan:
+    """Cross-entropy weighted by inverse class frequency, n / (C * n_c)."""
+    counts = torch.bincount(inputs.train[1], minlength=len(inputs.classes)).float()
+    weights = counts.sum() / (len(inputs.classes) * counts)
+    return Plan(inputs.train, None, inputs.mix, class_weights=weights)
+
+
+def synthetic_pool(inputs: Inputs) -> Plan:
+    """Generators: their synthetic table (already the top-up in imbalance) is the pool."""
+    if inputs.synthetic is None:
+        raise GenaugError(
+            f"method {inputs.method!r} is not a baseline, so it needs a generator's synthetic "
+            "images: add it to the config's generators, or pass its synthetic table"
         )
-    if method == "oversample":
-        return real[0].repeat_interleave(n_per_image, 0), real[1].repeat_interleave(n_per_image)
-    if synthetic is not None:
-        return images_tensor(synthetic["image"]), classes.encode(synthetic["label"])
-    return None
+    synthetic = inputs.synthetic
+    pool = images_tensor(synthetic["image"]), inputs.classes.encode(synthetic["label"])
+    return Plan(inputs.train, pool, inputs.mix)
+
+
+#: each baseline's plan; every other method is a generator (:func:`synthetic_pool`)
+STRATEGIES = {
+    "none": real_only,
+    **{name: partial(transformed, name) for name in TRANSFORMS},
+    "oversample": oversampled,
+    "undersample": undersampled,
+    "weighted": weighted,
+}
 
 
 def undersample(train: Data, minority: int, seed: int) -> Data:
@@ -159,15 +225,21 @@ def run(
     augment: dict,
     device: torch.device,
     compile: bool = False,
+    topup: TopUp | None = None,
 ) -> dict:
     """One classifier run; returns its metrics record (with provenance).
 
-    ``augment`` holds ``n_per_image`` (few-shot pool size per real image), ``ratio`` (the
-    imbalance top-up) and the transform baselines' settings under their method names.
+    ``augment`` holds ``n_per_image`` (few-shot pool size per real image) and the transform
+    baselines' settings under their method names; ``topup`` is the minority top-up that the
+    split decided (imbalance).
     """
-    imbalanced = regime.scenario == "imbalance"
-    if method in IMBALANCE_ONLY and not imbalanced:
-        raise GenaugError(f"method {method!r} is for the imbalance scenario only")
+    spec = regime.spec
+    if not spec.applies(method):
+        raise GenaugError(
+            f"method {method!r} is for the {owner(method).name} scenario only: remove it from "
+            f"methods or run that scenario"
+        )
+    check_topup(regime, topup)
     train_rows = split_rows(table, split, "train")
     test_rows = split_rows(table, split, "test")
     classes = ClassIndex(train_rows["label"])
@@ -175,33 +247,38 @@ def run(
     test_x, test_y = images_tensor(test_rows["image"]), classes.encode(test_rows["label"])
     run_seed = derive_seed(seed, "classifier", regime.tag)
 
-    minority = weights = None
-    source, n_per_image = train, augment["n_per_image"]
-    if imbalanced:
-        minority = int(classes.encode([split.attrs["minority"]])[0])
-        n_needed = minority_topup(train[1].numpy(), minority, augment["ratio"])
+    minority = keep = None
+    sources, copies = train, augment["n_per_image"]
+    if spec.tops_up:
+        minority = int(classes.encode([topup.minority])[0])
         is_min = train[1] == minority
-        n_per_image, keep = topup_index(int(is_min.sum()), n_needed)
-        source = train[0][is_min], train[1][is_min]
-    pool = augmented_pool(method, source, classes, synthetic, n_per_image, augment, run_seed)
-    if imbalanced and method != "none" and pool is not None and synthetic is None:
-        pool = pool[0][keep], pool[1][keep]  # the top-up: n_needed images, sources in turn
-    if method == "undersample":
-        train = undersample(train, minority, run_seed)
-    if method == "weighted":
-        counts = torch.bincount(train[1], minlength=len(classes)).float()
-        weights = counts.sum() / (len(classes) * counts)
+        sources, copies = (train[0][is_min], train[1][is_min]), topup.copies
+        keep = torch.as_tensor(topup.keep, dtype=torch.long)
+    inputs = Inputs(
+        method=method,
+        train=train,
+        classes=classes,
+        sources=sources,
+        copies=copies,
+        keep=keep,
+        minority=minority,
+        synthetic=synthetic,
+        augment=augment,
+        seed=run_seed,
+        mix=spec.mix,
+    )
+    plan = STRATEGIES.get(method, synthetic_pool)(inputs)
 
     start = time.perf_counter()
     model, losses = train_classifier(
-        train,
-        pool,
+        plan.train,
+        plan.pool,
         len(classes),
         settings,
         run_seed,
         device,
-        mix="union" if imbalanced else "alternate",
-        class_weights=weights,
+        mix=plan.mix,
+        class_weights=plan.class_weights,
         compile=compile,
     )
     train_seconds = time.perf_counter() - start
@@ -212,22 +289,21 @@ def run(
     per_class = {
         int(label): float(np.mean(pred[truth == i] == i)) for i, label in enumerate(classes.classes)
     }
-    sources = {}
+    sources_sha = {}
     if synthetic is not None:
-        sources["checkpoint_sha256"] = sorted(synthetic["checkpoint_sha256"].unique())
+        sources_sha["checkpoint_sha256"] = sorted(synthetic["checkpoint_sha256"].unique())
     record = {
         "method": method,
         "scenario": regime.scenario,
         "regime": regime.tag,
-        "k": regime.k,
-        "fraction": regime.fraction,
+        **regime.columns(),
         "replicate": seed,
         **metrics,
         "per_class_accuracy": per_class,
         "n_classes": len(classes),
         "minority_class": None if minority is None else int(classes.classes[minority]),
-        "n_train_real": len(train[0]),
-        "n_train_augmented": 0 if pool is None else len(pool[0]),
+        "n_train_real": len(plan.train[0]),
+        "n_train_augmented": 0 if plan.pool is None else len(plan.pool[0]),
         "n_test": len(test_rows),
         "final_train_loss": float(np.mean(losses[-10:])),
         "train_seconds": round(train_seconds, 3),
@@ -235,12 +311,12 @@ def run(
         "provenance": provenance(
             {
                 **settings,
-                "n_per_image": n_per_image,
-                "ratio": augment["ratio"] if imbalanced else None,
+                "n_per_image": copies,
+                "ratio": None if topup is None else topup.ratio,
                 "transform": augment.get(method),
             },
             seed=run_seed,
-            **sources,
+            **sources_sha,
         ),
     }
     log.info(

@@ -12,13 +12,14 @@ import pandas as pd
 import torch
 
 from genaug import io, runtime
-from genaug.data.imbalance import minority_topup, topup_index
+from genaug.data.imbalance import TopUp
 from genaug.data.tables import ClassIndex, ids_sha256, images_tensor, split_rows
 from genaug.errors import GenaugError
 from genaug.models import get_generator, load_generator
 from genaug.models.base import Resume, Synthetic
 from genaug.provenance import code_version, config_hash, provenance, sha256_file
-from genaug.workflow import Regime, derive_seed
+from genaug.scenarios import Regime, check_topup
+from genaug.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
@@ -158,19 +159,20 @@ def generate(
     split: pd.DataFrame,
     regime: Regime,
     n_per_image: int,
-    ratio: float,
     seed: int,
     device: str,
     out_table: str | Path,
     out_shards: str | Path,
     shard_size: int,
+    topup: TopUp | None = None,
 ) -> pd.DataFrame:
     """Synthetic images for one replicate of one regime.
 
-    Few-shot: ``n_per_image`` per real training image. Imbalance: images of the minority
-    class only, made from (or, for class-conditional generators, drawn for) its real training
-    images in turn, until it has ``ratio`` x the mean size of the other classes.
+    Few-shot: ``n_per_image`` per real training image. Imbalance: the ``topup`` that the
+    split decided: images of the minority class only, made from (or, for class-conditional
+    generators, drawn for) its real training images in turn.
     """
+    check_topup(regime, topup)
     dev = runtime.setup(threads=1, seed=seed, device=device)
     model = load_generator(model_path).to(dev)
     checkpoint = sha256_file(model_path)
@@ -180,11 +182,9 @@ def generate(
     else:  # transfer: the target classes are new to the model
         classes = ClassIndex(rows["label"])
     keep = None
-    if regime.scenario == "imbalance":
-        minority = split.attrs["minority"]
-        n_needed = minority_topup(rows["label"], minority, ratio)
-        rows = rows[rows["label"] == minority].reset_index(drop=True)
-        n_per_image, keep = topup_index(len(rows), n_needed)
+    if regime.spec.tops_up:
+        rows = rows[rows["label"] == topup.minority].reset_index(drop=True)
+        n_per_image, keep = topup.copies, topup.keep
     images = images_tensor(rows["image"])
     gen_seed = derive_seed(seed, "generate", model.name, regime.tag)
     synth = model.augment(
@@ -195,7 +195,7 @@ def generate(
         device=dev,
     )
     if keep is not None:
-        synth = Synthetic(*(t[torch.as_tensor(keep)] for t in astuple(synth)))
+        synth = Synthetic(*(t[torch.as_tensor(keep, dtype=torch.long)] for t in astuple(synth)))
     source = synth.source_index.numpy()
     source_ids = np.where(source >= 0, rows["image_id"].to_numpy()[np.maximum(source, 0)], None)
     df = pd.DataFrame(
@@ -216,7 +216,7 @@ def generate(
         {
             "regime": regime.tag,
             "n_per_image": n_per_image,
-            "ratio": ratio if keep is not None else None,
+            "ratio": None if keep is None else topup.ratio,
             "checkpoint": str(model_path),
         },
         seed=seed,

@@ -18,6 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from genaug import scenarios  # noqa: E402
+
 __all__ = ["image_grid", "metric_vs_level", "training_curves"]
 
 _BASELINE_STYLE = {"color": "black", "linestyle": "--", "marker": "s", "zorder": 3}
@@ -38,32 +40,27 @@ def _label(metric: str) -> str:
 
 
 # --------------------------------------------------------------------------- metric vs regime
-#: x axis label and title words per regime column
-AXES = {
-    "k": ("shots per class (k)", "shots per class"),
-    "fraction": ("kept fraction of the minority class's training images", "kept fraction"),
-}
-
-
 def metric_vs_level(
     summary: pd.DataFrame,
     out: str | Path,
     metric: str = "accuracy",
     *,
-    by: str = "k",
+    scenario: str = scenarios.FEWSHOT.name,
     baseline: str = "none",
     title: str | None = None,
     dpi: int = 120,
 ) -> None:
-    """Mean metric vs the regime (``by``: shots per class ``k``, or the minority class's kept
-    ``fraction``), one line per method, with CI error bars.
+    """Mean metric vs the ``scenario``'s regime level (shots per class ``k``, or the minority
+    class's kept ``fraction``), one line per method, with CI error bars.
 
     ``summary`` is :func:`genaug.stats.describe` output (method, k, n, mean, ci_low, ci_high;
-    ``by`` in place of k).
+    the scenario's level column in place of k).
     The metric is shown in percent when every value lies in [0, 1].  The baseline is drawn in
     black, dashed; the other methods are nudged sideways a little so their bars do not overlap.
     Missing CI bounds (n = 1) are drawn without a bar.
     """
+    spec = scenarios.scenario(scenario)
+    by = spec.level
     missing = [c for c in ("method", by, "mean", "ci_low", "ci_high") if c not in summary]
     if missing:
         raise ValueError(f"summary lacks column(s) {missing}; pass genaug.stats.describe() output")
@@ -101,10 +98,9 @@ def metric_vs_level(
     ax.set_xticklabels([f"{int(k)}" if float(k).is_integer() else f"{k:g}" for k in ks])
     if ks.size:
         ax.set_xlim(ks[0] - 0.5 * gap, ks[-1] + 0.5 * gap)
-    xlabel, words = AXES.get(by, (by, by))
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(spec.axis_label)
     ax.set_ylabel(f"{_label(metric)} (%)" if percent else _label(metric))
-    ax.set_title(title or f"{_label(metric).capitalize()} vs {words} (mean, 95% CI)")
+    ax.set_title(title or f"{_label(metric).capitalize()} vs {spec.axis_words} (mean, 95% CI)")
     ax.grid(True, alpha=0.3)
     if methods:
         ax.legend(title="method", fontsize="small")

@@ -10,15 +10,14 @@ from pathlib import Path
 import pandas as pd
 
 from genaug.provenance import code_version, config_hash
+from genaug.scenarios import SCENARIOS, scenario
 from genaug.stats import DEFAULT_MARGIN, POWER
-from genaug.workflow import LEVEL_COLUMN
 
 RUN_COLUMNS = [
     "method",
     "scenario",
     "regime",
-    "k",
-    "fraction",
+    *(s.level for s in SCENARIOS.values()),
     "replicate",
     "accuracy",
     "balanced_accuracy",
@@ -35,8 +34,6 @@ RUN_COLUMNS = [
     "train_seconds",
     "device",
 ]
-#: how the summary names each scenario's regime level
-LEVEL_NAME = {"fewshot": "k", "imbalance": "kept fraction"}
 
 
 def collect_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -57,7 +54,7 @@ def collect_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
         )
         rows.append(row)
     df = pd.DataFrame(rows).dropna(axis=1, how="all")
-    level = LEVEL_COLUMN[df["scenario"].iloc[0]]
+    level = scenario(df["scenario"].iloc[0]).level
     return df.sort_values(["method", level, "replicate"], ignore_index=True)
 
 
@@ -74,34 +71,19 @@ def summary_markdown(config: dict, scenarios: Mapping[str, tuple[str, pd.DataFra
         f"paired over {len(seeds)} replicates (seeds {seeds}).",
         "",
     ]
-    for scenario, (comparisons_md, runs) in scenarios.items():
-        metrics = config["stats"]["metrics"][scenario]
-        n_classes = int(runs["n_classes"].max())
-        if scenario == "fewshot":
-            title = "Few-shot"
-            what = (
-                f"A {n_classes}-way task with k real training images per class, "
-                f"k = {sorted(config['fewshot']['shots'])}."
-            )
-        else:
-            title = "Class imbalance"
-            minority = runs["minority_class"].dropna().astype(int).unique().tolist()
-            what = (
-                f"A {n_classes}-way task whose minority class (label {minority}) keeps a "
-                f"fraction {sorted(config['imbalance']['fractions'])} of its training images; "
-                f"augmenters top it up to {config['imbalance']['ratio']:g} x the other classes' "
-                "mean size."
-            )
+    for name, (comparisons_md, runs) in scenarios.items():
+        spec = scenario(name)
+        metrics = config["stats"]["metrics"][name]
         lines += [
-            f"## {title}",
+            f"## {spec.title}",
             "",
-            what,
+            spec.describe(config, runs),
             "",
             comparisons_md.strip(),
             "",
             f"Mean {metrics[0]} per method:",
             "",
-            _pivot_markdown(runs, scenario, metrics[0]),
+            _pivot_markdown(runs, name, metrics[0]),
             "",
         ]
     lines += [
@@ -124,10 +106,10 @@ def summary_markdown(config: dict, scenarios: Mapping[str, tuple[str, pd.DataFra
     return "\n".join(lines)
 
 
-def _pivot_markdown(runs: pd.DataFrame, scenario: str, metric: str) -> str:
-    level, name = LEVEL_COLUMN[scenario], LEVEL_NAME[scenario]
-    table = runs.pivot_table(index="method", columns=level, values=metric, aggfunc="mean")
-    header = "| method | " + " | ".join(f"{name} = {v:g}" for v in table.columns) + " |"
+def _pivot_markdown(runs: pd.DataFrame, name: str, metric: str) -> str:
+    spec = scenario(name)
+    table = runs.pivot_table(index="method", columns=spec.level, values=metric, aggfunc="mean")
+    header = "| method | " + " | ".join(f"{spec.level_name} = {v:g}" for v in table.columns) + " |"
     rule = "|---|" + "---:|" * len(table.columns)
     body = [
         f"| {method} | " + " | ".join(f"{100 * v:.1f}%" for v in row) + " |"

@@ -1,17 +1,17 @@
-"""Glue between Snakemake and the package: config checking, seeds, and the script wrapper.
+"""Glue between Snakemake and the package: config checking and the script wrapper.
+
+The scenarios and regimes are in :mod:`genaug.scenarios`, derived seeds in :mod:`genaug.seeds`.
 
 Nothing here imports torch, so the Snakefile and light rules start fast.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -157,74 +157,6 @@ def _description(schema: dict, path: list) -> str | None:
         if isinstance(node, dict) and "description" in node:
             return " ".join(str(node["description"]).split())
     return None
-
-
-# --------------------------------------------------------------------------- regimes
-#: baselines that only make sense when one class is rarer than the others
-IMBALANCE_ONLY = ("oversample", "undersample", "weighted")
-#: the run-table column that holds each scenario's regime level
-LEVEL_COLUMN = {"fewshot": "k", "imbalance": "fraction"}
-
-
-@dataclass(frozen=True)
-class Regime:
-    """One low-data regime: ``k`` shots per class (few-shot) or the kept ``fraction`` of the
-    minority class (imbalance). Its ``tag`` names it in output paths: ``k5``, ``frac0.1``."""
-
-    scenario: str
-    level: float
-
-    @property
-    def tag(self) -> str:
-        if self.scenario == "fewshot":
-            return f"k{int(self.level)}"
-        return f"frac{self.level:g}"
-
-    @property
-    def k(self) -> int | None:
-        return int(self.level) if self.scenario == "fewshot" else None
-
-    @property
-    def fraction(self) -> float | None:
-        return float(self.level) if self.scenario == "imbalance" else None
-
-
-def parse_regime(tag: str) -> Regime:
-    """``"k5"`` -> few-shot with k = 5; ``"frac0.1"`` -> imbalance at fraction 0.1."""
-    match = re.fullmatch(r"k(\d+)|frac(\d*\.?\d+(?:e-?\d+)?)", tag)
-    if match is None:
-        raise ValueError(f"not a regime tag: {tag!r} (expected e.g. k5 or frac0.1)")
-    if match.group(1) is not None:
-        return Regime("fewshot", int(match.group(1)))
-    return Regime("imbalance", float(match.group(2)))
-
-
-def regimes(config: dict) -> dict[str, list[Regime]]:
-    """The regimes of each scenario the config runs, in increasing level."""
-    levels = {
-        "fewshot": lambda: config["fewshot"]["shots"],
-        "imbalance": lambda: config["imbalance"]["fractions"],
-    }
-    return {
-        scenario: [Regime(scenario, level) for level in sorted(levels[scenario]())]
-        for scenario in config["scenarios"]
-    }
-
-
-def scenario_methods(config: dict, scenario: str) -> list[str]:
-    """The configured methods that apply to ``scenario``."""
-    methods = config["methods"]
-    if scenario == "fewshot":
-        return [m for m in methods if m not in IMBALANCE_ONLY]
-    return list(methods)
-
-
-# --------------------------------------------------------------------------- seeds
-def derive_seed(*parts: Any) -> int:
-    """A 31-bit seed from any parts, e.g. ``derive_seed(seed, "classifier", k)``: one stream
-    per purpose, independent of the order jobs run in."""
-    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 # --------------------------------------------------------------------------- scripts

@@ -15,7 +15,7 @@ from genaug.augment import TRANSFORMS
 from genaug.errors import GenaugError
 from genaug.models import GENERATORS, check_modes
 from genaug.models.registry import Entry
-from genaug.workflow import IMBALANCE_ONLY
+from genaug.scenarios import OWN_METHODS
 
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -24,7 +24,7 @@ SHIPPED = sorted(p for p in (REPO / "config").glob("*.yaml") if p.name != "schem
 
 def test_schema_enumerates_the_registered_generators():
     methods = set(SCHEMA["properties"]["methods"]["items"]["enum"])
-    assert methods - set(GENERATORS) == {"none", *TRANSFORMS, *IMBALANCE_ONLY}
+    assert methods - set(GENERATORS) == {"none", *TRANSFORMS, *OWN_METHODS}
     generators = SCHEMA["properties"]["generators"]
     assert set(generators["properties"]) == set(generators["required"]) == set(GENERATORS)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from genaug.errors import GenaugError
-from genaug.workflow import derive_seed
+from genaug.seeds import derive_seed
 
 SPLIT_COLUMNS = ["image_id", "label", "split"]
 

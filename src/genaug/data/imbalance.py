@@ -6,11 +6,17 @@ CelebA has) keep it as the test set; otherwise the first ``round(test_fraction *
 of the permutation are the test set, the same for every fraction of a replicate, balanced as
 the dataset comes. The minority class keeps the first ``round(fraction * n_train)`` (at least
 one) of its training images, so a smaller fraction's set lies inside a larger one's.
+
+The split also decides the minority's top-up (:class:`TopUp`): how many images each
+augmenter adds and from which real images; it is stored with the split, and generation and
+the classifier read it from there.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,8 +52,10 @@ def imbalance_split(
     test_fraction: float = 0.25,
     max_train_per_class: int | None = None,
     redraw_classes: bool = False,
-) -> pd.DataFrame:
-    """Train/test split of the ``role == "target"`` rows with one class reduced.
+    ratio: float = 1.0,
+) -> tuple[pd.DataFrame, TopUp]:
+    """Train/test split of the ``role == "target"`` rows with one class reduced, and the
+    minority's top-up.
 
     Args:
         table: the canonical table (``image_id``, ``label``, ``role``; ``partition`` optional).
@@ -60,10 +68,12 @@ def imbalance_split(
         max_train_per_class: cap on each class's training images before the minority is
             reduced (None = no cap), to keep large datasets affordable.
         redraw_classes: with ``n_classes``, draw the classes per seed.
+        ratio: augmenters top the minority class up to ``ratio`` x the mean size of the
+            other classes (``imbalance.ratio``).
 
     Returns:
-        ``image_id``, ``label``, ``split`` rows, grouped by class; the attribute
-        ``attrs["minority"]`` holds the minority label.
+        ``image_id``, ``label``, ``split`` rows, grouped by class, and the :class:`TopUp`
+        (which names the minority label).
     """
     fraction = float(fraction)
     if not 0.0 < fraction <= 1.0:
@@ -105,8 +115,7 @@ def imbalance_split(
             )
         )
     split = pd.concat(parts, ignore_index=True)[SPLIT_COLUMNS]
-    split.attrs["minority"] = minority
-    return split
+    return split, TopUp.plan(split, minority, ratio)
 
 
 def minority_topup(train_labels, minority: int, ratio: float) -> int:
@@ -129,3 +138,34 @@ def topup_index(n_sources: int, n_needed: int) -> tuple[int, np.ndarray]:
     copies = max(1, math.ceil(n_needed / n_sources))
     order = np.arange(n_sources * copies).reshape(n_sources, copies).T.ravel()
     return copies, order[:n_needed]
+
+
+@dataclass(frozen=True)
+class TopUp:
+    """The minority top-up of one imbalance split, decided once, when the split is made.
+
+    Each augmenter adds ``n_needed`` images of class ``minority`` (a label), which bring it to
+    ``ratio`` x the mean size of the other classes. They are made from the minority's real
+    training images (in split order) in turn: ``copies`` outputs per source image, of which
+    the outputs ``keep`` (source-major numbering, see :func:`topup_index`) are kept.
+    """
+
+    minority: int
+    ratio: float
+    n_needed: int
+    copies: int
+    keep: tuple[int, ...]
+
+    @classmethod
+    def plan(cls, split: pd.DataFrame, minority: int, ratio: float) -> TopUp:
+        labels = split.loc[split["split"] == "train", "label"].to_numpy()
+        n_needed = minority_topup(labels, minority, ratio)
+        copies, keep = topup_index(int((labels == minority).sum()), n_needed)
+        return cls(int(minority), float(ratio), n_needed, copies, tuple(keep.tolist()))
+
+    def to_meta(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> TopUp:
+        return cls(**{**meta, "keep": tuple(meta["keep"])})
