@@ -4,6 +4,7 @@ generator ever sees a test image."""
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,24 @@ SETTINGS = {
         "hparams": {"latent_dim": 4, "hidden_channels": 4},
     },
 }
+
+
+def generate_into(out: Path, model: Path, table, split, regime, **kwargs) -> pd.DataFrame:
+    """:func:`generate` with 3 images per real one and seed 5, into ``out``.parquet and
+    ``out``.shards."""
+    return generate(
+        model,
+        table,
+        split,
+        regime=regime,
+        n_per_image=3,
+        seed=5,
+        device="cpu",
+        out_table=out.with_suffix(".parquet"),
+        out_shards=out.with_suffix(".shards"),
+        shard_size=10,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +99,7 @@ def test_train_then_generate(name, small, tmp_path):
     assert extra["train_images_sha256"] == ids_sha256(seen)
     assert extra["provenance"]["seed"] == 1 and extra["provenance"]["code_version"]
 
-    synth = generate(
-        out["model.pt"],
-        table,
-        split,
-        regime=Regime("fewshot", 2),
-        n_per_image=3,
-        seed=5,
-        device="cpu",
-        out_table=tmp_path / "s.parquet",
-        out_shards=tmp_path / "s.shards",
-        shard_size=10,
-    )
+    synth = generate_into(tmp_path / "s", out["model.pt"], table, split, Regime("fewshot", 2))
     train = split[split["split"] == "train"]
     assert len(synth) == 3 * len(train)
     assert sorted(synth["label"].unique()) == sorted(train["label"].unique())
@@ -108,18 +116,7 @@ def test_train_then_generate(name, small, tmp_path):
     assert shards.loc[synth["sample_id"], "label"].tolist() == synth["label"].tolist()
 
     # same checkpoint, same seed: the same synthetic images
-    again = generate(
-        out["model.pt"],
-        table,
-        split,
-        regime=Regime("fewshot", 2),
-        n_per_image=3,
-        seed=5,
-        device="cpu",
-        out_table=tmp_path / "t.parquet",
-        out_shards=tmp_path / "t.shards",
-        shard_size=10,
-    )
+    again = generate_into(tmp_path / "t", out["model.pt"], table, split, Regime("fewshot", 2))
     assert again["image"].tolist() == synth["image"].tolist()
 
 
@@ -144,17 +141,7 @@ def test_generate_makes_the_topup_its_split_decided(small, tmp_path):
     out = {f: tmp_path / f for f in ("model.pt", "log.csv", "samples.png")}
     train_generator("dagan", SETTINGS["dagan"], table, None, 1, 28, "cpu", 1, *out.values())
     make = partial(
-        generate,
-        out["model.pt"],
-        table,
-        split,
-        Regime("imbalance", 0.2),
-        n_per_image=3,
-        seed=5,
-        device="cpu",
-        out_table=tmp_path / "s.parquet",
-        out_shards=tmp_path / "s.shards",
-        shard_size=10,
+        generate_into, tmp_path / "s", out["model.pt"], table, split, Regime("imbalance", 0.2)
     )
     with pytest.raises(GenaugError, match="no minority top-up"):
         make()
