@@ -41,6 +41,7 @@ rule stats:
         settings=config["stats"],
         metrics=lambda wc: METRICS[wc.scenario],
         by=lambda wc: scenario(wc.scenario).level,
+        level_text=lambda wc: scenario(wc.scenario).legend,
         baseline="none",
     script:
         "../scripts/stats.py"

@@ -9,6 +9,11 @@ the real images plus the added ones: synthetic or transformed minority images (a
 repeated minority images (``oversample``). ``undersample`` cuts every other class to the
 minority's size, ``weighted`` weighs the loss by inverse class frequency.
 
+Each method's training data comes from one strategy (:data:`STRATEGIES`; generators:
+:func:`synthetic_pool`), which turns the run's :class:`Inputs` into a :class:`Plan`: the real
+images, the augmented pool, how batches mix them (the scenario's: alternate or union) and
+class weights. The imbalance top-up is the one its split decided (``topup``).
+
 The initialisation and the real-batch stream depend only on (replicate seed, regime), so the
 methods of a replicate differ only in the augmentation: the comparison is paired.
 
