@@ -23,10 +23,7 @@ rule classify:
     params:
         seeds=SEEDS,
         settings=config["classifier"],
-        augment={
-            "n_per_image": config["augment"]["n_per_image"],
-            **{name: config["augment"][name] for name in ("classical", "erasing")},
-        },
+        augment=config["augment"],
         device=config["device"],
         compile=config["compile"],
     script:
