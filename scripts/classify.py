@@ -14,23 +14,24 @@ def main(smk):
     device = runtime.setup(threads=smk.threads, seed=0, device=smk.params.device)
     table = io.read_parquet(smk.input.table)
     synthetic = smk.input.get("synthetic", [None] * len(smk.params.seeds))
-    for seed, split, synth, out in zip(
-        smk.params.seeds, smk.input.splits, synthetic, smk.output.metrics, strict=True
-    ):
+    runs = []
+    for seed, split, synth in zip(smk.params.seeds, smk.input.splits, synthetic, strict=True):
         rows, topup = read_split(split)
-        record = classify.run(
-            smk.wildcards.method,
-            regime,
-            seed,
-            table,
-            rows,
-            None if synth is None else io.read_parquet(synth),
-            smk.params.settings,
-            smk.params.augment,
-            device,
-            compile=smk.params.compile,
-            topup=topup,
+        runs.append(
+            classify.prepare(
+                smk.wildcards.method,
+                regime,
+                seed,
+                table,
+                rows,
+                None if synth is None else io.read_parquet(synth),
+                smk.params.settings,
+                smk.params.augment,
+                topup=topup,
+            )
         )
+    records = classify.run_seeds(runs, smk.params.settings, device, compile=smk.params.compile)
+    for record, out in zip(records, smk.output.metrics, strict=True):
         io.write_json(record, out)
 
 

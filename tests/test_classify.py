@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -142,3 +144,48 @@ def test_generators_plan_their_synthetic_pool():
     assert p.pool[1].tolist() == [0, 0, 1, 2, 2] and len(p.train[0]) == 10
     with pytest.raises(GenaugError, match="needs a generator's synthetic images"):
         plan("dagan")
+
+
+@pytest.mark.parametrize(
+    "method, weighted", [("none", False), ("classical", False), ("none", True)]
+)
+@pytest.mark.parametrize("arch", ["conv4", "densenet"])
+def test_stacked_seeds_match_one_seed_at_a_time(task, embedded, method, weighted, arch):
+    """Training a job's seeds as one stacked network gives each seed the losses and test
+    predictions it gets alone, up to float rounding: losses within 1e-5, probabilities within
+    1e-4 after a few steps (longer runs drift apart as rounding differences grow)."""
+    table, _ = task
+    settings = {**SETTINGS, "steps": 4, "arch": arch}
+    cpu = torch.device("cpu")
+    runs = []
+    for seed in (0, 1, 2):
+        split = fewshot_split(table, k=3, k_max=5, seed=seed)
+        r = classify.prepare(method, K3, seed, table, split, None, settings, AUGMENT)
+        if weighted:
+            plan = dataclasses.replace(r.plan, class_weights=torch.rand(5) + 0.5)
+            r = dataclasses.replace(r, plan=plan)
+        runs.append(r)
+    stacked = classify.train_stacked(
+        [r.plan for r in runs], 5, settings, [r.seed for r in runs], cpu
+    )
+    for r, (model, losses) in zip(runs, stacked, strict=True):
+        alone, alone_losses = classify.train_classifier(r.plan, 5, settings, r.seed, cpu)
+        assert losses == pytest.approx(alone_losses, abs=1e-5)
+        torch.testing.assert_close(
+            classify.predict(model, r.test[0], cpu),
+            classify.predict(alone, r.test[0], cpu),
+            atol=1e-4,
+            rtol=0,
+        )
+
+
+def test_run_seeds_stacks_where_configured(task):
+    table, split = task
+    runs = [classify.prepare("none", K3, s, table, split, None, SETTINGS, AUGMENT) for s in (0, 1)]
+    cpu = torch.device("cpu")
+    assert not any(r["stacked_seeds"] for r in classify.run_seeds(runs, SETTINGS, cpu))
+    on = {**SETTINGS, "stack_seeds": True}
+    assert all(r["stacked_seeds"] for r in classify.run_seeds(runs, on, cpu))
+    assert classify.stacks(SETTINGS, torch.device("cuda"), 2, False)  # auto: on a GPU
+    assert not classify.stacks(on, cpu, 2, compile=True)
+    assert not classify.stacks(on, cpu, 1, compile=False)

@@ -151,52 +151,74 @@ def undersample(train: Data, minority: int, seed: int) -> Data:
     return x[keep], y[keep]
 
 
-def train_classifier(
-    train: Data,
-    pool: Data | None,
-    n_classes: int,
-    settings: dict,
-    seed: int,
-    device: torch.device,
-    *,
-    mix: str = "alternate",
-    class_weights: torch.Tensor | None = None,
-    compile: bool = False,
-) -> tuple[nn.Module, list[float]]:
-    """Train for ``settings["steps"]`` steps. ``mix="alternate"``: odd steps draw from the
-    pool when there is one; ``mix="union"``: every batch is drawn from real + pool images.
-    The network's ``is_synthetic`` flag says which images came from the pool. ``compile``
-    compiles the network with ``torch.compile``."""
+class Batches:
+    """The batch stream of one run: ``mix="alternate"``: odd steps draw from the pool when
+    there is one; ``mix="union"``: every batch is drawn from real + pool images. Each batch
+    comes with the ``is_synthetic`` flag of its images (1: from the pool). The draws come
+    from two private RNGs derived from the run's seed, so they do not depend on how the
+    network is initialised or on the other seeds trained beside it."""
+
+    def __init__(self, plan: Plan, batch_size: int, seed: int, device: torch.device) -> None:
+        self.batch_size = batch_size
+        self.real_rng = runtime.rng(derive_seed(seed, "real-batches"))
+        self.pool_rng = runtime.rng(derive_seed(seed, "pool-batches"))
+        self.x_real, self.y_real = (runtime.channels_last(t.to(device), device) for t in plan.train)
+        self.f_real = torch.zeros(len(self.x_real), 1, device=device)
+        self.pool = None
+        if plan.pool is not None:
+            x_pool, y_pool = (runtime.channels_last(t.to(device), device) for t in plan.pool)
+            f_pool = torch.ones(len(x_pool), 1, device=device)
+            if plan.mix == "union":
+                self.x_real = torch.cat([self.x_real, x_pool])
+                self.y_real = torch.cat([self.y_real, y_pool])
+                self.f_real = torch.cat([self.f_real, f_pool])
+            else:
+                self.pool = x_pool, y_pool, f_pool
+
+    def draw(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.pool is not None and step % 2 == 1:
+            x, y, flag = self.pool
+            rng = self.pool_rng
+        else:
+            x, y, flag, rng = self.x_real, self.y_real, self.f_real, self.real_rng
+        idx = sample_batch(len(x), self.batch_size, rng).to(x.device)
+        return x[idx], y[idx], flag[idx]
+
+
+def new_classifier(settings: dict, n_classes: int, train: Data, seed: int) -> nn.Module:
+    """The run's network, initialised from ``seed``."""
     torch.manual_seed(seed)
-    model = make_classifier(
+    return make_classifier(
         settings.get("arch", "conv4"),
         n_classes,
         train[0].shape[-1],
         settings["width"],
         in_channels=train[0].shape[1],
     )
-    model = runtime.prepare(model, device, compile=compile)
+
+
+def train_classifier(
+    plan: Plan,
+    n_classes: int,
+    settings: dict,
+    seed: int,
+    device: torch.device,
+    *,
+    compile: bool = False,
+) -> tuple[nn.Module, list[float]]:
+    """Train one network on ``plan`` for ``settings["steps"]`` steps (:class:`Batches`);
+    returns it and its loss at every step. ``compile`` compiles the network with
+    ``torch.compile``."""
+    model = runtime.prepare(
+        new_classifier(settings, n_classes, plan.train, seed), device, compile=compile
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
-    real_rng = runtime.rng(derive_seed(seed, "real-batches"))
-    pool_rng = runtime.rng(derive_seed(seed, "pool-batches"))
-    x_real, y_real = (runtime.channels_last(t.to(device), device) for t in train)
-    f_real = torch.zeros(len(x_real), 1, device=device)
-    if pool is not None:
-        x_pool, y_pool = (runtime.channels_last(t.to(device), device) for t in pool)
-        f_pool = torch.ones(len(x_pool), 1, device=device)
-        if mix == "union":
-            x_real, y_real = torch.cat([x_real, x_pool]), torch.cat([y_real, y_pool])
-            f_real, pool = torch.cat([f_real, f_pool]), None
-    weight = None if class_weights is None else class_weights.to(device)
+    batches = Batches(plan, settings["batch_size"], seed, device)
+    weight = None if plan.class_weights is None else plan.class_weights.to(device)
     losses = []
     model.train()
     for step in range(settings["steps"]):
-        if pool is not None and step % 2 == 1:
-            idx = sample_batch(len(x_pool), settings["batch_size"], pool_rng).to(device)
-            x, y, flag = x_pool[idx], y_pool[idx], f_pool[idx]
-        else:
-            idx = sample_batch(len(x_real), settings["batch_size"], real_rng).to(device)
-            x, y, flag = x_real[idx], y_real[idx], f_real[idx]
+        x, y, flag = batches.draw(step)
         with runtime.autocast(device):
             loss = F.cross_entropy(model(x, is_synthetic=flag).float(), y, weight=weight)
         optimizer.zero_grad(set_to_none=True)
@@ -204,6 +226,63 @@ def train_classifier(
         optimizer.step()
         losses.append(loss.item())
     return model, losses
+
+
+def train_stacked(
+    plans: list[Plan], n_classes: int, settings: dict, seeds: list[int], device: torch.device
+) -> list[tuple[nn.Module, list[float]]]:
+    """:func:`train_classifier` for every ``(plan, seed)`` at once, as one stacked network
+    (:class:`~genaug.models.stacked.StackedModels`): each seed keeps its initialisation,
+    batches, class weights and BatchNorm statistics, and the sum of the seeds' losses has
+    disjoint gradients, so each seed's Adam update is its own. Equal to training them one
+    after the other up to float rounding (``tests/test_classify.py`` states the tolerance)."""
+    from genaug.models.stacked import StackedModels
+
+    models = [
+        runtime.channels_last(
+            new_classifier(settings, n_classes, plan.train, seed).to(device), device
+        )
+        for plan, seed in zip(plans, seeds, strict=True)
+    ]
+    stacked = StackedModels(models).train()
+    optimizer = torch.optim.Adam(stacked.parameters(), lr=settings["lr"])
+    streams = [
+        Batches(p, settings["batch_size"], s, device) for p, s in zip(plans, seeds, strict=True)
+    ]
+    weights = None
+    if any(p.class_weights is not None for p in plans):
+        ones = torch.ones(n_classes)
+        weights = torch.stack(
+            [ones if p.class_weights is None else p.class_weights for p in plans]
+        ).to(device)
+    losses = []
+    for step in range(settings["steps"]):
+        x, y, flag = (torch.stack(t) for t in zip(*(b.draw(step) for b in streams), strict=True))
+        with runtime.autocast(device):
+            logits = stacked(x, flag).float()
+        nll = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+        if weights is None:
+            loss = nll.mean(1)
+        else:  # F.cross_entropy's weighted mean, per seed
+            w = weights.gather(1, y)
+            loss = (w * nll).sum(1) / w.sum(1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimizer.step()
+        losses.append(loss.detach())
+    per_seed = torch.stack(losses).T.cpu().tolist() if losses else [[] for _ in plans]
+    return list(zip(stacked.unstack(), per_seed, strict=True))
+
+
+def stacks(settings: dict, device: torch.device, n_seeds: int, compile: bool) -> bool:
+    """Whether a job trains its seeds as one stacked network: ``classifier.stack_seeds``
+    (``auto``: on a GPU, where one small network leaves the device idle; not on the CPU,
+    where the default Conv-4 job was measured 7 to 33 % slower stacked (4 seeds, k = 1 and 5), see the README's
+    per-job overhead). Never with ``compile``, or for one seed."""
+    choice = settings.get("stack_seeds", "auto")
+    if compile or n_seeds < 2 or choice is False:
+        return False
+    return device.type == "cuda" if choice == "auto" else True
 
 
 @torch.no_grad()
@@ -219,7 +298,23 @@ def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch:
     return torch.cat(out)
 
 
-def run(
+@dataclass(frozen=True)
+class Run:
+    """One replicate of one method, ready to train: its plan, test set and bookkeeping."""
+
+    method: str
+    regime: Regime
+    replicate: int
+    seed: int  # the classifier's, derived from the replicate and the regime
+    plan: Plan
+    classes: ClassIndex
+    minority: int | None
+    test: Data
+    synthetic: pd.DataFrame | None
+    provenance_settings: dict
+
+
+def prepare(
     method: str,
     regime: Regime,
     seed: int,
@@ -228,11 +323,9 @@ def run(
     synthetic: pd.DataFrame | None,
     settings: dict,
     augment: dict,
-    device: torch.device,
-    compile: bool = False,
     topup: TopUp | None = None,
-) -> dict:
-    """One classifier run; returns its metrics record (with provenance).
+) -> Run:
+    """The :class:`Run` of ``method`` on one replicate's split.
 
     ``augment`` holds ``n_per_image`` (few-shot pool size per real image) and the transform
     baselines' settings under their method names; ``topup`` is the minority top-up that the
@@ -249,7 +342,7 @@ def run(
     test_rows = split_rows(table, split, "test")
     classes = ClassIndex(train_rows["label"])
     train = images_tensor(train_rows["image"]), classes.encode(train_rows["label"])
-    test_x, test_y = images_tensor(test_rows["image"]), classes.encode(test_rows["label"])
+    test = images_tensor(test_rows["image"]), classes.encode(test_rows["label"])
     run_seed = derive_seed(seed, "classifier", regime.tag)
 
     minority = keep = None
@@ -272,66 +365,116 @@ def run(
         seed=run_seed,
         mix=spec.mix,
     )
-    plan = STRATEGIES.get(method, synthetic_pool)(inputs)
-
-    start = time.perf_counter()
-    model, losses = train_classifier(
-        plan.train,
-        plan.pool,
-        len(classes),
-        settings,
-        run_seed,
-        device,
-        mix=plan.mix,
-        class_weights=plan.class_weights,
-        compile=compile,
+    return Run(
+        method=method,
+        regime=regime,
+        replicate=seed,
+        seed=run_seed,
+        plan=STRATEGIES.get(method, synthetic_pool)(inputs),
+        classes=classes,
+        minority=minority,
+        test=test,
+        synthetic=synthetic,
+        provenance_settings={
+            **settings,
+            "n_per_image": copies,
+            "ratio": None if topup is None else topup.ratio,
+            "transform": augment.get(method),
+        },
     )
-    train_seconds = time.perf_counter() - start
-    probs = predict(model, test_x, device)
+
+
+def score(
+    run: Run,
+    model: nn.Module,
+    losses: list[float],
+    train_seconds: float,
+    device: torch.device,
+    stacked: bool = False,
+) -> dict:
+    """The metrics record of a trained run, with provenance."""
+    probs = predict(model, run.test[0], device)
     pred = probs.argmax(1).numpy()
-    truth = test_y.numpy()
-    metrics = classification_metrics(truth, pred, probs.numpy(), minority)
+    truth = run.test[1].numpy()
+    metrics = classification_metrics(truth, pred, probs.numpy(), run.minority)
+    classes = run.classes.classes
     per_class = {
-        int(label): float(np.mean(pred[truth == i] == i)) for i, label in enumerate(classes.classes)
+        int(label): float(np.mean(pred[truth == i] == i)) for i, label in enumerate(classes)
     }
     sources_sha = {}
-    if synthetic is not None:
-        sources_sha["checkpoint_sha256"] = sorted(synthetic["checkpoint_sha256"].unique())
+    if run.synthetic is not None:
+        sources_sha["checkpoint_sha256"] = sorted(run.synthetic["checkpoint_sha256"].unique())
+    plan = run.plan
     record = {
-        "method": method,
-        "scenario": regime.scenario,
-        "regime": regime.tag,
-        **regime.columns(),
-        "replicate": seed,
+        "method": run.method,
+        "scenario": run.regime.scenario,
+        "regime": run.regime.tag,
+        **run.regime.columns(),
+        "replicate": run.replicate,
         **metrics,
         "per_class_accuracy": per_class,
         "n_classes": len(classes),
-        "minority_class": None if minority is None else int(classes.classes[minority]),
+        "minority_class": None if run.minority is None else int(classes[run.minority]),
         "n_train_real": len(plan.train[0]),
         "n_train_augmented": 0 if plan.pool is None else len(plan.pool[0]),
-        "n_test": len(test_rows),
+        "n_test": len(truth),
         "final_train_loss": float(np.mean(losses[-10:])),
         "train_seconds": round(train_seconds, 3),
         "device": str(device),
-        "provenance": provenance(
-            {
-                **settings,
-                "n_per_image": copies,
-                "ratio": None if topup is None else topup.ratio,
-                "transform": augment.get(method),
-            },
-            seed=run_seed,
-            **sources_sha,
-        ),
+        "stacked_seeds": stacked,
+        "provenance": provenance(run.provenance_settings, seed=run.seed, **sources_sha),
     }
     log.info(
         "%s %s seed=%d: accuracy %.4f, balanced %.4f (%d test images, %.1f s)",
-        method,
-        regime.tag,
-        seed,
+        run.method,
+        run.regime.tag,
+        run.replicate,
         record["accuracy"],
         record["balanced_accuracy"],
-        len(test_rows),
+        len(truth),
         train_seconds,
     )
     return record
+
+
+def run_seeds(
+    runs: list[Run], settings: dict, device: torch.device, compile: bool = False
+) -> list[dict]:
+    """Train and score every run of one (method, regime): stacked into one network where
+    :func:`stacks` says so, else one after the other. Returns their records in order."""
+    n_classes = {len(r.classes) for r in runs}
+    if len(n_classes) == 1 and stacks(settings, device, len(runs), compile):
+        start = time.perf_counter()
+        trained = train_stacked(
+            [r.plan for r in runs], n_classes.pop(), settings, [r.seed for r in runs], device
+        )
+        seconds = (time.perf_counter() - start) / len(runs)  # each seed's share
+        return [
+            score(r, *t, seconds, device, stacked=True) for r, t in zip(runs, trained, strict=True)
+        ]
+    records = []
+    for r in runs:
+        start = time.perf_counter()
+        trained = train_classifier(
+            r.plan, len(r.classes), settings, r.seed, device, compile=compile
+        )
+        records.append(score(r, *trained, time.perf_counter() - start, device))
+    return records
+
+
+def run(
+    method: str,
+    regime: Regime,
+    seed: int,
+    table: pd.DataFrame,
+    split: pd.DataFrame,
+    synthetic: pd.DataFrame | None,
+    settings: dict,
+    augment: dict,
+    device: torch.device,
+    compile: bool = False,
+    topup: TopUp | None = None,
+) -> dict:
+    """One classifier run, on its own (not stacked); returns its metrics record."""
+    r = prepare(method, regime, seed, table, split, synthetic, settings, augment, topup)
+    return run_seeds([r], settings, device, compile)[0]

@@ -51,7 +51,7 @@ from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from genaug.classify import predict, train_classifier
+from genaug.classify import Plan, predict, train_classifier
 from genaug.errors import GenaugError
 
 #: training of the encoder and of the CAS classifier (the keys of config ``classifier``)
@@ -130,8 +130,7 @@ def _fit(
     outputs (the sorted distinct ``labels``)."""
     classes, y = np.unique(labels, return_inverse=True)
     net, _ = train_classifier(
-        (images, torch.from_numpy(y)),
-        None,
+        Plan((images, torch.from_numpy(y)), None, "alternate"),
         len(classes),
         {**DEFAULT_SETTINGS, **(settings or {})},
         seed,
