@@ -277,8 +277,8 @@ def train_stacked(
 def stacks(settings: dict, device: torch.device, n_seeds: int, compile: bool) -> bool:
     """Whether a job trains its seeds as one stacked network: ``classifier.stack_seeds``
     (``auto``: on a GPU, where one small network leaves the device idle; not on the CPU,
-    where the default Conv-4 job was measured 7 to 33 % slower stacked (4 seeds, k = 1 and 5), see the README's
-    per-job overhead). Never with ``compile``, or for one seed."""
+    where the default Conv-4 job with 4 seeds was measured 7 to 33 % slower stacked, see the
+    README's per-job overhead). Never with ``compile``, or for one seed."""
     choice = settings.get("stack_seeds", "auto")
     if compile or n_seeds < 2 or choice is False:
         return False
