@@ -39,8 +39,8 @@ def run(workflow: Path, configfile: Path, cores: int, scratch: Path) -> tuple[fl
     """Wall seconds of ``snakemake all`` of ``workflow`` into ``scratch``, and its job count."""
     env = {**os.environ, "PYTHONPATH": f"{workflow / 'src'}"}
     cmd = [sys.executable, "-m", "snakemake", "-s", str(workflow / "Snakefile"), "-d",
-           str(scratch), "--configfile", str(configfile), "--config", f"outdir={scratch / 'out'}",
-           "--cores", str(cores), "all"]  # fmt: skip
+           str(scratch), "--cores", str(cores), "all", "--configfile", str(configfile),
+           "--config", f"outdir={scratch / 'out'}"]  # fmt: skip
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=scratch, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
