@@ -12,7 +12,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from conftest import toy_data
 from genaug.errors import GenaugError
 from genaug.models.base import Resume
-from genaug.models.began import BEGAN, predictor_loss, ssim
+from genaug.models.began import BEGAN, autoencoder_loss, predictor_loss, ssim
 
 pytestmark = pytest.mark.usefixtures("deterministic_cpu")
 
@@ -21,6 +21,7 @@ pytestmark = pytest.mark.usefixtures("deterministic_cpu")
     "size, hparams, message",
     [
         (SIZE, {"hidden_dim": 0}, r"\['hidden_dim'\] must be at least 1"),
+        (SIZE, {"eta": 3}, r"eta=3 is not 1 or 2"),
         (SIZE, {"gamma": 0.0}, r"gamma=0.0 is not in \(0, 1\]"),
         (SIZE, {"gamma": 1.5}, r"gamma=1.5 is not in \(0, 1\]"),
         (SIZE, {"sigma": -0.1, "lambda_k": -1}, r"\['lambda_k', 'sigma'\] must be >= 0"),
@@ -96,3 +97,10 @@ def test_ssim_term_is_torchmetrics(channels):
     loss, similarity = predictor_loss(b, a, 0.5)
     assert loss.item() == pytest.approx((F.l1_loss(b, a) + 0.5 * (1 - expected)).item())
     assert similarity.item() == pytest.approx(expected.item())
+
+
+@pytest.mark.parametrize("eta, loss", [(1, F.l1_loss), (2, F.mse_loss)])
+def test_autoencoder_loss_is_the_mean_error_to_the_power_eta(eta, loss):
+    torch.manual_seed(0)
+    a, b = torch.rand(3, 1, 8, 8), torch.rand(3, 1, 8, 8)
+    assert autoencoder_loss(a, b, eta).item() == pytest.approx(loss(b, a).item())

@@ -1,12 +1,13 @@
 """BEGAN (Berthelot, Schumm & Metz, 2017) with a predictor, used to vary real images of unseen
 classes.
 
-The discriminator is an autoencoder; its loss on an image is its pixel-wise L1 reconstruction
-error ``L(v) = |v - D(v)|``. The discriminator minimises ``L(x) - k_t L(G(z))``, the generator
-``L(G(z))``, and the equilibrium term ``k_t`` (in ``[0, 1]``, starting at 0) follows
-``k_{t+1} = k_t + lambda_k (gamma L(x) - L(G(z)))``, which keeps ``L(G(z)) ~ gamma L(x)``
-(``gamma``: the diversity ratio). ``M_global = L(x) + |gamma L(x) - L(G(z))|`` measures
-convergence. ``z ~ U(-1, 1)``, as in the paper.
+The discriminator is an autoencoder; its loss on an image is its pixel-wise reconstruction
+error ``L(v) = |v - D(v)|^eta`` (the paper's ``eta``: 1, as it used, or 2). The discriminator
+minimises ``L(x) - k_t L(G(z))``, the generator ``L(G(z))``, and the equilibrium term ``k_t``
+(in ``[0, 1]``, starting at 0) follows ``k_{t+1} = k_t + lambda_k (gamma L(x) - L(G(z)))``,
+which keeps ``L(G(z)) ~ gamma L(x)`` (``gamma``: the diversity ratio).
+``M_global = L(x) + |gamma L(x) - L(G(z))|`` measures convergence. ``z ~ U(-1, 1)``, as in the
+paper.
 
 As the face-attribute project did, a third network, the *predictor*, is trained alongside to
 map a real image ``x`` to the generator's latent: it minimises the pixel (L1) plus SSIM loss of
@@ -35,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "z_dim": 16,
     "hidden_dim": 16,
     "base_channels": 32,
+    "eta": 1,
     "gamma": 0.5,
     "lambda_k": 0.001,
     "ssim_weight": 1.0,
@@ -71,9 +73,9 @@ class Predictor(CodeEncoder):
 
 
 # --------------------------------------------------------------------------- losses
-def autoencoder_loss(image: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
-    """BEGAN's ``L(v) = |v - D(v)|``: the mean absolute error over every pixel (fp32)."""
-    return F.l1_loss(decoded.float(), image.float())
+def autoencoder_loss(image: torch.Tensor, decoded: torch.Tensor, eta: int = 1) -> torch.Tensor:
+    """BEGAN's ``L(v) = |v - D(v)|^eta`` (``eta`` 1 or 2), the mean over every pixel (fp32)."""
+    return (decoded.float() - image.float()).abs().pow(eta).mean()
 
 
 def ssim(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -89,16 +91,17 @@ def predictor_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(L1(recon, x) + ssim_weight * (1 - SSIM(recon, x)), SSIM(recon, x))``."""
     similarity = ssim(recon, x)
-    return autoencoder_loss(x, recon) + ssim_weight * (1 - similarity), similarity
+    return F.l1_loss(recon.float(), x.float()) + ssim_weight * (1 - similarity), similarity
 
 
 # --------------------------------------------------------------------------- model
 class BEGAN(Generator):
     """BEGAN generator + autoencoder discriminator + predictor. hparams: ``z_dim``,
-    ``hidden_dim`` (the discriminator's bottleneck), ``base_channels``, ``gamma`` (diversity
-    ratio), ``lambda_k`` (learning rate of ``k_t``), ``ssim_weight`` (of the predictor's SSIM
-    term), ``sigma`` (std of the latent perturbation at augmentation). Labels are not used.
-    ``k_t`` is the buffer ``k``, so checkpoints carry it."""
+    ``hidden_dim`` (the discriminator's bottleneck), ``base_channels``, ``eta`` (the power of
+    the discriminator's pixel error: 1 or 2), ``gamma`` (diversity ratio), ``lambda_k``
+    (learning rate of ``k_t``), ``ssim_weight`` (of the predictor's SSIM term), ``sigma`` (std
+    of the latent perturbation at augmentation). Labels are not used. ``k_t`` is the buffer
+    ``k``, so checkpoints carry it."""
 
     name = "began"
     modes = ("transfer", "fit")
@@ -110,6 +113,8 @@ class BEGAN(Generator):
         small = [k for k in ("z_dim", "hidden_dim", "base_channels") if hp[k] < 1]
         if small:
             raise GenaugError(f"began hparams {small} must be at least 1: raise them in config")
+        if hp["eta"] not in (1, 2):
+            raise GenaugError(f"began eta={hp['eta']} is not 1 or 2: set it in config")
         if not 0 < hp["gamma"] <= 1:
             raise GenaugError(f"began gamma={hp['gamma']} is not in (0, 1]: set it in config")
         negative = [k for k in ("lambda_k", "ssim_weight", "sigma") if hp[k] < 0]
@@ -152,15 +157,15 @@ class BEGAN(Generator):
             fake = self.net(z)
             decoded_real = self.discriminator(real)
             decoded_fake = self.discriminator(fake.detach().to(real.dtype))
-        loss_real = autoencoder_loss(real, decoded_real)
-        loss_fake = autoencoder_loss(fake.detach(), decoded_fake)
+        loss_real = autoencoder_loss(real, decoded_real, hp["eta"])
+        loss_fake = autoencoder_loss(fake.detach(), decoded_fake, hp["eta"])
         loss_d = loss_real - self.k * loss_fake
         self.optimize("discriminator", loss_d)
         # ---- generator, through the updated (frozen) discriminator
         with self.frozen(self.discriminator):
             with self.autocast():
                 decoded = self.discriminator(fake)
-            loss_g = autoencoder_loss(fake, decoded)
+            loss_g = autoencoder_loss(fake, decoded, hp["eta"])
             self.optimize("generator", loss_g)
         # ---- equilibrium and convergence
         balance = (hp["gamma"] * loss_real - loss_fake).detach()
