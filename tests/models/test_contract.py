@@ -26,6 +26,7 @@ LOGGED = {
     "cgan": ("discriminator_loss", {"generator_loss", "d_real", "d_fake"}),
     "infogan": ("info_loss", {"discriminator_loss", "generator_loss", "noise_loss"}),
     "latent": ("reconstruction", set()),
+    "began": ("m_global", {"discriminator_loss", "generator_loss", "k", "predictor_loss", "ssim"}),
 }
 DEFAULTS = {
     "dagan": {"base_channels": 32, "critic_channels": 32, "z_dim": 32, "n_critic": 5,
@@ -37,6 +38,8 @@ DEFAULTS = {
                 "info_weight": 1.0, "noise_weight": 1.0, "vary": 1.0},
     "latent": {"latent_dim": 32, "hidden_channels": 32, "operation": "extrapolate", "lam": 0.5,
                "sigma": 0.5, "neighbours": 3},
+    "began": {"z_dim": 16, "hidden_dim": 16, "base_channels": 32, "eta": 1, "gamma": 0.5,
+              "lambda_k": 0.001, "ssim_weight": 1.0, "sigma": 0.3},
 }  # fmt: skip
 #: fewer critic steps where 64 x 64 RGB would be slow
 FAST = {"dagan": {"n_critic": 1}}

@@ -37,6 +37,7 @@ GENERATORS: dict[str, Entry] = {
     "cgan": Entry("genaug.models.cgan", "CGAN", ("fit",)),
     "infogan": Entry("genaug.models.infogan", "InfoGAN", TRANSFER_OR_FIT),
     "latent": Entry("genaug.models.latent", "LatentAugment", TRANSFER_OR_FIT),
+    "began": Entry("genaug.models.began", "BEGAN", TRANSFER_OR_FIT),
 }
 
 
