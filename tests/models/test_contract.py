@@ -26,6 +26,8 @@ LOGGED = {
     "cgan": ("discriminator_loss", {"generator_loss", "d_real", "d_fake"}),
     "infogan": ("info_loss", {"discriminator_loss", "generator_loss", "noise_loss"}),
     "latent": ("reconstruction", set()),
+    "diffusion": ("loss", set()),
+    "sdedit": ("loss", set()),
 }
 DEFAULTS = {
     "dagan": {"base_channels": 32, "critic_channels": 32, "z_dim": 32, "n_critic": 5,
@@ -37,6 +39,11 @@ DEFAULTS = {
                 "info_weight": 1.0, "noise_weight": 1.0, "vary": 1.0},
     "latent": {"latent_dim": 32, "hidden_channels": 32, "operation": "extrapolate", "lam": 0.5,
                "sigma": 0.5, "neighbours": 3},
+    "diffusion": {"base_channels": 16, "levels": 2, "layers_per_block": 1,
+                  "train_timesteps": 1000, "sample_steps": 10, "ema_decay": 0.995,
+                  "guidance": 1.0, "label_dropout": 0.1},
+    "sdedit": {"base_channels": 16, "levels": 2, "layers_per_block": 1, "train_timesteps": 1000,
+               "sample_steps": 10, "ema_decay": 0.995, "strength": 0.4},
 }  # fmt: skip
 #: fewer critic steps where 64 x 64 RGB would be slow
 FAST = {"dagan": {"n_critic": 1}}

@@ -37,6 +37,8 @@ GENERATORS: dict[str, Entry] = {
     "cgan": Entry("genaug.models.cgan", "CGAN", ("fit",)),
     "infogan": Entry("genaug.models.infogan", "InfoGAN", TRANSFER_OR_FIT),
     "latent": Entry("genaug.models.latent", "LatentAugment", TRANSFER_OR_FIT),
+    "diffusion": Entry("genaug.models.diffusion", "Diffusion", ("fit",)),
+    "sdedit": Entry("genaug.models.diffusion", "SDEdit", ("transfer",)),
 }
 
 
