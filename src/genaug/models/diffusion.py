@@ -71,7 +71,9 @@ def ema_with_warmup(
 
     def update(ema: Sequence[torch.Tensor], current: Sequence[torch.Tensor], n: Any) -> None:
         n = float(n)
-        torch._foreach_lerp_(list(ema), list(current), 1 - min(decay, (1 + n) / (10 + n)))
+        weight = 1 - min(decay, (1 + n) / (10 + n))
+        for e, c in zip(ema, current, strict=True):
+            e.lerp_(c, weight)
 
     return update
 
