@@ -78,6 +78,13 @@ def test_samples_come_from_the_ema_weights(trained, name):
     model.ema.module.load_state_dict(saved_ema)
 
 
+def test_min_snr_weights_count_the_nearly_clean_timesteps_less():
+    t = torch.tensor([0, 100, 500, 999])
+    assert make("sdedit", min_snr_gamma=0).loss_weights(t).tolist() == [1, 1, 1, 1]
+    weights = make("sdedit", min_snr_gamma=5).loss_weights(t)
+    assert weights[0] < 1e-3 and weights[1] < 0.2 and weights[2:].tolist() == [1, 1]
+
+
 def test_class_embeddings_keep_the_null_class_first():
     model = make("diffusion")
     assert model.unet.class_embedding.num_embeddings == model.n_classes + 1

@@ -1,7 +1,9 @@
 """Diffusion generators: a class-conditional DDPM and SDEdit, on diffusers' U-Net and schedulers.
 
 Both train a small ``diffusers.UNet2DModel`` to predict the noise of a DDPM (Ho, Jain &
-Abbeel, 2020; cosine schedule, noised with ``DDPMScheduler``), keep an exponential moving
+Abbeel, 2020; cosine schedule, noised with ``DDPMScheduler``; the loss weighted by Min-SNR-gamma,
+which trains several times faster: at the default run's 300 steps it makes characters where
+the plain loss makes noise), keep an exponential moving
 average (EMA) of its weights, and make images with a few deterministic DDIM steps
 (``DDIMScheduler``, eta = 0, "trailing" timesteps so that the first step starts from pure
 noise) through the EMA weights:
@@ -42,13 +44,13 @@ from torch.optim.swa_utils import AveragedModel
 
 from genaug.errors import GenaugError
 from genaug.models.base import Batch, ConditionalGenerator, Generator, Request, adams
-from genaug.models.losses import mse
 
 if TYPE_CHECKING:
     from diffusers import UNet2DModel
 
 #: hparams both share: U-Net width (channels of the first level, doubled at each next one),
-#: depth and ResNet blocks per level, training schedule length, DDIM steps, EMA decay
+#: depth and ResNet blocks per level, training schedule length, DDIM steps, EMA decay,
+#: Min-SNR-gamma loss weighting (0: none)
 SHARED: dict[str, Any] = {
     "base_channels": 16,
     "levels": 2,
@@ -56,6 +58,7 @@ SHARED: dict[str, Any] = {
     "train_timesteps": 1000,
     "sample_steps": 10,
     "ema_decay": 0.995,
+    "min_snr_gamma": 5.0,
 }
 #: the noise schedule; cosine (Nichol & Dhariwal, 2021) suits small images
 SCHEDULE: dict[str, Any] = {"beta_schedule": "squaredcos_cap_v2", "prediction_type": "epsilon"}
@@ -144,10 +147,22 @@ class DenoisingGenerator(Generator):
         labels = self.class_input(self.drop_labels(batch.y))
         with self.autocast():
             pred = self.unet(self.noise_schedule.add_noise(x0, noise, t), t, labels).sample
-        loss = mse(pred.float(), noise)
+        per_image = F.mse_loss(pred.float(), noise, reduction="none").flatten(1).mean(1)
+        loss = (per_image * self.loss_weights(t)).mean()
         self.optimize("denoiser", loss)
         self.ema.update_parameters(self.unet)
         return {"loss": loss}
+
+    def loss_weights(self, t: torch.Tensor) -> torch.Tensor:
+        """Min-SNR-gamma weights of the noise-prediction loss, ``min(SNR(t), gamma) / SNR(t)``
+        (Hang et al., 2023): the nearly clean timesteps count less, which speeds up training
+        several times; ``min_snr_gamma = 0``: all weights 1 (the plain DDPM loss)."""
+        gamma = self.hparams["min_snr_gamma"]
+        if gamma <= 0:
+            return torch.ones(len(t), device=t.device)
+        alpha_bar = self.noise_schedule.alphas_cumprod.to(t.device)[t]
+        snr = alpha_bar / (1 - alpha_bar)
+        return snr.clamp(max=gamma) / snr
 
     def drop_labels(self, labels: torch.Tensor) -> torch.Tensor | None:
         """The labels a training step conditions on (none for an unconditional model)."""
@@ -215,6 +230,17 @@ class Diffusion(DenoisingGenerator, ConditionalGenerator):
         super().__init__(*args, **kwargs)
         check_range("guidance", self.hparams["guidance"], 0, math.inf)
         check_range("label_dropout", self.hparams["label_dropout"], 0, 1)
+
+    def loss_weights(self, t: torch.Tensor) -> torch.Tensor:
+        """Min-SNR-gamma weights of the noise-prediction loss, ``min(SNR(t), gamma) / SNR(t)``
+        (Hang et al., 2023): the nearly clean timesteps count less, which speeds up training
+        several times; ``min_snr_gamma = 0``: all weights 1 (the plain DDPM loss)."""
+        gamma = self.hparams["min_snr_gamma"]
+        if gamma <= 0:
+            return torch.ones(len(t), device=t.device)
+        alpha_bar = self.noise_schedule.alphas_cumprod.to(t.device)[t]
+        snr = alpha_bar / (1 - alpha_bar)
+        return snr.clamp(max=gamma) / snr
 
     def drop_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """Labels with a ``label_dropout`` share set to -1 (the null class, 0 after +1)."""
