@@ -139,7 +139,8 @@ class DenoisingGenerator(Generator):
         return adams(lr, denoiser=self.unet)
 
     def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
-        """Noise the batch to random timesteps, predict the noise (MSE), update the EMA."""
+        """Noise the batch to random timesteps, predict the noise (MSE weighted by
+        :meth:`loss_weights`), update the EMA."""
         x0 = self.to_canvas(batch.x)
         noise = self.randn(*x0.shape)
         t = torch.randint(self.hparams["train_timesteps"], (len(x0),), generator=self.batch_rng)
@@ -230,17 +231,6 @@ class Diffusion(DenoisingGenerator, ConditionalGenerator):
         super().__init__(*args, **kwargs)
         check_range("guidance", self.hparams["guidance"], 0, math.inf)
         check_range("label_dropout", self.hparams["label_dropout"], 0, 1)
-
-    def loss_weights(self, t: torch.Tensor) -> torch.Tensor:
-        """Min-SNR-gamma weights of the noise-prediction loss, ``min(SNR(t), gamma) / SNR(t)``
-        (Hang et al., 2023): the nearly clean timesteps count less, which speeds up training
-        several times; ``min_snr_gamma = 0``: all weights 1 (the plain DDPM loss)."""
-        gamma = self.hparams["min_snr_gamma"]
-        if gamma <= 0:
-            return torch.ones(len(t), device=t.device)
-        alpha_bar = self.noise_schedule.alphas_cumprod.to(t.device)[t]
-        snr = alpha_bar / (1 - alpha_bar)
-        return snr.clamp(max=gamma) / snr
 
     def drop_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """Labels with a ``label_dropout`` share set to -1 (the null class, 0 after +1)."""
