@@ -44,7 +44,7 @@ DEFAULTS = {
                   "min_snr_gamma": 5.0, "guidance": 1.0, "label_dropout": 0.1},
     "sdedit": {"base_channels": 16, "levels": 2, "layers_per_block": 1, "train_timesteps": 1000,
                "sample_steps": 10, "ema_decay": 0.995, "min_snr_gamma": 5.0,
-               "strength": 0.4},
+               "strength": 0.5},
 }  # fmt: skip
 #: fewer critic steps where 64 x 64 RGB would be slow
 FAST = {"dagan": {"n_critic": 1}}

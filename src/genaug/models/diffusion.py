@@ -269,7 +269,7 @@ class SDEdit(DenoisingGenerator):
 
     name = "sdedit"
     modes = ("transfer",)
-    defaults = {**SHARED, "strength": 0.4}
+    defaults = {**SHARED, "strength": 0.5}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
