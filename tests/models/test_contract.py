@@ -27,6 +27,8 @@ LOGGED = {
     "infogan": ("info_loss", {"discriminator_loss", "generator_loss", "noise_loss"}),
     "latent": ("reconstruction", set()),
     "began": ("m_global", {"discriminator_loss", "generator_loss", "k", "predictor_loss", "ssim"}),
+    "diffusion": ("loss", set()),
+    "sdedit": ("loss", set()),
 }
 DEFAULTS = {
     "dagan": {"base_channels": 32, "critic_channels": 32, "z_dim": 32, "n_critic": 5,
@@ -40,6 +42,12 @@ DEFAULTS = {
                "sigma": 0.5, "neighbours": 3},
     "began": {"z_dim": 16, "hidden_dim": 16, "base_channels": 32, "eta": 1, "gamma": 0.5,
               "lambda_k": 0.001, "ssim_weight": 1.0, "sigma": 0.3},
+    "diffusion": {"base_channels": 16, "levels": 2, "layers_per_block": 1,
+                  "train_timesteps": 1000, "sample_steps": 10, "ema_decay": 0.995,
+                  "min_snr_gamma": 5.0, "guidance": 1.0, "label_dropout": 0.1},
+    "sdedit": {"base_channels": 16, "levels": 2, "layers_per_block": 1, "train_timesteps": 1000,
+               "sample_steps": 10, "ema_decay": 0.995, "min_snr_gamma": 5.0,
+               "strength": 0.5},
 }  # fmt: skip
 #: fewer critic steps where 64 x 64 RGB would be slow
 FAST = {"dagan": {"n_critic": 1}}

@@ -20,6 +20,8 @@ TINY = {
     "infogan": {"z_dim": 4, "n_categories": 3, "n_continuous": 2, "base_channels": 8},
     "latent": {"latent_dim": 4, "hidden_channels": 8},
     "began": {"z_dim": 4, "hidden_dim": 4, "base_channels": 8},
+    "diffusion": {"base_channels": 8, "sample_steps": 4},
+    "sdedit": {"base_channels": 8, "sample_steps": 4},
 }
 
 

@@ -38,6 +38,8 @@ GENERATORS: dict[str, Entry] = {
     "infogan": Entry("genaug.models.infogan", "InfoGAN", TRANSFER_OR_FIT),
     "latent": Entry("genaug.models.latent", "LatentAugment", TRANSFER_OR_FIT),
     "began": Entry("genaug.models.began", "BEGAN", TRANSFER_OR_FIT),
+    "diffusion": Entry("genaug.models.diffusion", "Diffusion", ("fit",)),
+    "sdedit": Entry("genaug.models.diffusion", "SDEdit", ("transfer",)),
 }
 
 
