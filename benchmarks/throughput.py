@@ -153,7 +153,7 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
         device_name = cpu_name()
     return {
         "model": name,
-        "kind": "generator" if name in GENERATORS else "classifier",
+        "kind": "generator" if name in GENERATORS or name in DAGAN_PAPER else "classifier",
         "device": device.type,
         "device_name": device_name,
         "threads": threads,

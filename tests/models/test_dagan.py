@@ -105,14 +105,17 @@ def test_augment_copies_the_labels_of_unseen_classes():
     assert out.labels.tolist() == [int(y[i]) + 10 for i in range(5) for _ in range(3)]
 
 
-def test_samples_of_one_image_vary_after_a_short_fit():
+@pytest.mark.parametrize(
+    ("levers", "least"), [({"dropout": 0.4}, 0.25), ({"mode_seeking": 1.0}, 0.5)]
+)
+def test_samples_of_one_image_vary_after_a_short_fit(levers, least):
     """Eight samples of each image differ: their mean pairwise pixel distance is a fair share
-    of the spread of real images of the class (quality.diversity in pixel space), with the
-    levers of the default config on (noise at every scale, dropout noise, mode seeking).
-    (When written: 0.55 with the levers, 0.04 without any.)"""
+    of the spread of real images of the class (quality.diversity in pixel space) with the
+    default config's dropout noise, and more with mode seeking. (When written, seeds 0 and 1:
+    0.32-0.36 and 0.74-0.82; 0.09-0.10 with neither.)"""
     x, y = toy_data()
-    model = make("dagan", dropout=0.1, mode_seeking=1.0)
+    model = make("dagan", **levers)
     fit(model, x, y, steps=30)
     out = augment(model, x[::4], y[::4], n=8)
     score = quality.diversity(out.images.flatten(1), out.labels, out.source_index, x.flatten(1), y)
-    assert score > 0.25
+    assert score > least
