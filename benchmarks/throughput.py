@@ -16,7 +16,8 @@ training step of the paper's PyTorch port (amurthy1/dagan_torch) on the same net
 critic's fakes keep their graph, so the critic loss backpropagates through the generator; the
 generator's first encoder layer runs twice; the critic scores real and fake pairs in two calls
 and is not frozen for the generator's step; plain Adam, no channels-last. Both report
-``pairs_per_s``: real (source, other) pairs the critic trains on per second.
+``pairs_per_s`` (as does ``dagan``): real (source, other) pairs the critic trains on per
+second.
 """
 
 from __future__ import annotations
@@ -81,35 +82,19 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
     y = torch.arange(512) % n_classes
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     pairs_per_step = 0
-    if name in DAGAN_PAPER:
-        settings = yaml.safe_load(PAPER_CONFIG.read_text())["generators"]["dagan"]
+    if name in GENERATORS or name in DAGAN_PAPER:
+        if name in DAGAN_PAPER:
+            settings = yaml.safe_load(PAPER_CONFIG.read_text())["generators"]["dagan"]
+        else:
+            settings = config["generators"][name]
         batch = settings["batch_size"]
-        model = get_generator("dagan")(
+        if name.startswith("dagan"):
+            pairs_per_step = settings["hparams"]["n_critic"] * batch
+        model = get_generator(name.split("-")[0])(
             size, n_classes, image_channels=channels, **settings["hparams"]
         )
-        pairs_per_step = settings["hparams"]["n_critic"] * batch
-        if name == "dagan-port":
-            train = port_trainer(model, x, settings, device)
-        else:
 
-            def train(n: int) -> None:
-                model.fit(
-                    x,
-                    y,
-                    steps=n,
-                    batch_size=batch,
-                    lr=settings["lr"],
-                    rng=runtime.rng(0),
-                    device=device,
-                    log=lambda _: None,
-                    log_every=n,
-                )
-    elif name in GENERATORS:
-        settings = config["generators"][name]
-        batch = settings["batch_size"]
-        model = get_generator(name)(size, n_classes, image_channels=channels, **settings["hparams"])
-
-        def train(n: int) -> None:
+        def fit_steps(n: int) -> None:
             model.fit(
                 x,
                 y,
@@ -121,6 +106,8 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
                 log=lambda _: None,
                 log_every=n,
             )
+
+        train = port_trainer(model, x, settings, device) if name == "dagan-port" else fit_steps
     else:
         settings = config["classifier"]
         batch = settings["batch_size"]
