@@ -8,6 +8,16 @@ the GPU when PyTorch sees one, else the CPU with ``--threads`` threads. Writes a
     python benchmarks/throughput.py --out benchmarks/results-cpu.csv
     python benchmarks/throughput.py --only dagan cvae --steps 10
     python benchmarks/throughput.py --image-size 64 --channels 3   # face-sized colour images
+    python benchmarks/throughput.py --only dagan-paper dagan-port --steps 3
+
+``dagan-paper`` is DAGAN at ``arch: paper`` with the settings of config/omniglot_dagan.yaml
+(batch 32, 5 critic steps); ``dagan-port`` is a re-implementation, written here, of the
+training step of the paper's PyTorch port (amurthy1/dagan_torch) on the same networks: its
+critic's fakes keep their graph, so the critic loss backpropagates through the generator; the
+generator's first encoder layer runs twice; the critic scores real and fake pairs in two calls
+and is not frozen for the generator's step; plain Adam, no channels-last. Both report
+``pairs_per_s`` (as does ``dagan``): real (source, other) pairs the critic trains on per
+second.
 """
 
 from __future__ import annotations
@@ -26,6 +36,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSIFIERS = ("conv4", "densenet")
+#: DAGAN at the paper's architecture (settings of this config) and the port's step on it
+PAPER_CONFIG = REPO / "config" / "omniglot_dagan.yaml"
+DAGAN_PAPER = ("dagan-paper", "dagan-port")
 FIELDS = [
     "model",
     "kind",
@@ -37,6 +50,7 @@ FIELDS = [
     "channels",
     "steps",
     "images_per_s",
+    "pairs_per_s",
     "seconds_per_step",
     "peak_memory_mb",
     "torch",
@@ -67,12 +81,20 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
     x = torch.rand(512, channels, size, size)
     y = torch.arange(512) % n_classes
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    if name in GENERATORS:
-        settings = config["generators"][name]
+    pairs_per_step = 0
+    if name in GENERATORS or name in DAGAN_PAPER:
+        if name in DAGAN_PAPER:
+            settings = yaml.safe_load(PAPER_CONFIG.read_text())["generators"]["dagan"]
+        else:
+            settings = config["generators"][name]
         batch = settings["batch_size"]
-        model = get_generator(name)(size, n_classes, image_channels=channels, **settings["hparams"])
+        if name.startswith("dagan"):
+            pairs_per_step = settings["hparams"]["n_critic"] * batch
+        model = get_generator(name.split("-")[0])(
+            size, n_classes, image_channels=channels, **settings["hparams"]
+        )
 
-        def train(n: int) -> None:
+        def fit_steps(n: int) -> None:
             model.fit(
                 x,
                 y,
@@ -84,6 +106,8 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
                 log=lambda _: None,
                 log_every=n,
             )
+
+        train = port_trainer(model, x, settings, device) if name == "dagan-port" else fit_steps
     else:
         settings = config["classifier"]
         batch = settings["batch_size"]
@@ -116,7 +140,7 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
         device_name = cpu_name()
     return {
         "model": name,
-        "kind": "generator" if name in GENERATORS else "classifier",
+        "kind": "generator" if name in GENERATORS or name in DAGAN_PAPER else "classifier",
         "device": device.type,
         "device_name": device_name,
         "threads": threads,
@@ -125,10 +149,65 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
         "channels": channels,
         "steps": steps,
         "images_per_s": round(steps * batch / seconds, 1),
+        "pairs_per_s": round(steps * pairs_per_step / seconds, 1) if pairs_per_step else "",
         "seconds_per_step": round(seconds / steps, 4),
         "peak_memory_mb": round(peak_mb, 1),
         "torch": torch.__version__,
     }
+
+
+def port_trainer(model, x, settings: dict, device):  # noqa: ANN001, ANN201
+    """``train(n)``: ``n`` steps of the port's training loop (``DaganTrainer``: ``n_critic``
+    critic iterations, each on its own batch of pairs, then one generator iteration), on
+    ``model``'s paper networks, with the port's faults (see the module docstring). Pairs are
+    drawn at random within ``x``'s rows, as the step's cost does not depend on which."""
+    import torch
+
+    from genaug.models.dagan import PaperEncoder, noise_from
+
+    class PortEncoder(PaperEncoder):
+        def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+            outs = [x, self.first(x)]  # the port: once for the skips ...
+            pre, h = x, self.first(x)  # ... and again for the blocks
+            for block in self.blocks:
+                pre, h = block(pre, h)
+                outs.append(h)
+            return outs
+
+    g, d = model.net.to(device).train(), model.critic.to(device).train()
+    g.encoder.__class__ = PortEncoder
+    g_opt = torch.optim.Adam(g.parameters(), lr=settings["lr"], betas=(0.0, 0.9))
+    d_opt = torch.optim.Adam(d.parameters(), lr=settings["lr"], betas=(0.0, 0.9))
+    hp, batch = settings["hparams"], settings["batch_size"]
+
+    def critic_iteration(x1: torch.Tensor, x2: torch.Tensor) -> None:
+        fake = g(x1, torch.randn(len(x1), hp["z_dim"], device=device))  # graph kept
+        d_real, d_fake = d(x1, x2), d(x1, fake)
+        alpha = torch.rand(len(x1), 1, 1, 1, device=device)
+        mixed = (alpha * x2.data + (1 - alpha) * fake.data).requires_grad_(True)
+        (grad,) = torch.autograd.grad(d(x1, mixed).sum(), mixed, create_graph=True)
+        norm = torch.sqrt(grad.flatten(1).pow(2).sum(1) + 1e-12)
+        gp = hp["gp_weight"] * ((norm - 1) ** 2).mean()
+        d_opt.zero_grad()
+        (d_fake.mean() - d_real.mean() + gp).backward()  # reaches the generator too
+        d_opt.step()
+
+    def generator_iteration(x1: torch.Tensor) -> None:
+        g_opt.zero_grad()
+        fake = g(x1, torch.randn(len(x1), hp["z_dim"], device=device))
+        (-d(x1, fake).mean()).backward()  # critic not frozen
+        g_opt.step()
+
+    def train(n: int) -> None:
+        with noise_from(g, torch.Generator().manual_seed(0)):  # the port's dropout
+            for _ in range(n):
+                for _ in range(hp["n_critic"]):
+                    rows = torch.randint(len(x), (2, batch))
+                    x1, x2 = x[rows[0]].to(device), x[rows[1]].to(device)
+                    critic_iteration(x1, x2)
+                generator_iteration(x1)
+
+    return train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(args.one, config, args.steps, args.threads, args.channels)))
         return 0
 
-    names = args.only or [*config["generators"], *CLASSIFIERS]
+    names = args.only or [*config["generators"], *CLASSIFIERS]  # dagan-paper/-port: --only
     rows = []
     for name in names:
         cmd = [
@@ -172,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(
             f"{name:10s} {rows[-1]['images_per_s']:>9} images/s "
+            f"{rows[-1]['pairs_per_s'] or '-':>8} pairs/s "
             f"{rows[-1]['peak_memory_mb']:>8} MB  ({rows[-1]['device_name']})"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
