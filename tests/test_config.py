@@ -33,7 +33,7 @@ def test_shipped_configs_are_valid(name):
 @pytest.mark.parametrize(
     "edit, where",
     [
-        (lambda c: c["methods"].append("gan"), "methods[12]"),
+        (lambda c: c["methods"].append("gan"), f"methods[{len(default_config()['methods'])}]"),
         (lambda c: c["fewshot"].update(shots=[1, 25]), "fewshot.shots[1]"),
         (lambda c: c.update(replicates=[0, -1]), "replicates[1]"),
         (lambda c: c["imbalance"].update(fractions=[0.1, 1.5]), "imbalance.fractions[1]"),
