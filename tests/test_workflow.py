@@ -25,7 +25,15 @@ SHOTS, FRACTIONS, SEEDS = [1, 2], [0.2, 0.5], [0, 1]
 REGIMES = {"fewshot": [f"k{k}" for k in SHOTS], "imbalance": [f"frac{f}" for f in FRACTIONS]}
 GENERATORS = ["dagan", "cvae", "aae", "cgan", "infogan", "latent"]
 TRANSFER = ["dagan", "infogan", "latent"]
-FEWSHOT_METHODS = ["none", "classical", "erasing", *GENERATORS]
+FEWSHOT_METHODS = [
+    "none",
+    "classical",
+    "erasing",
+    "trivialaugment",
+    "randaugment",
+    "augmix",
+    *GENERATORS,
+]
 METHODS = {
     "fewshot": FEWSHOT_METHODS,
     "imbalance": [*FEWSHOT_METHODS, "oversample", "undersample", "weighted"],
