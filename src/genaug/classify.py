@@ -239,9 +239,7 @@ def train_stacked(
     from genaug.models.stacked import StackedModels
 
     models = [
-        runtime.channels_last(
-            new_classifier(settings, n_classes, plan.train, seed).to(device), device
-        )
+        runtime.prepare(new_classifier(settings, n_classes, plan.train, seed), device)
         for plan, seed in zip(plans, seeds, strict=True)
     ]
     stacked = StackedModels(models).train()
