@@ -96,9 +96,11 @@ def inputs(method, *, keep=None, synthetic=None) -> classify.Inputs:
         train=(x, y),
         classes=ClassIndex([0, 1, 2]),
         sources=(x[:2], y[:2]),
+        source_rows=torch.arange(2),
         copies=3,
         keep=keep,
         minority=0,
+        train_ids=np.array([f"img{i}" for i in range(len(y))]),
         synthetic=synthetic,
         augment=TRANSFORM_SETTINGS,
         seed=0,
@@ -123,6 +125,7 @@ def test_baseline_plans_change_what_they_should():
     over = plan("oversample", keep=torch.tensor([0, 3, 1]))  # source 0, source 1, source 0
     assert over.pool[0][:, 0, 0, 0].tolist() == pytest.approx([0.0, 0.1, 0.0])
     assert over.pool[1].tolist() == [0, 0, 0]
+    assert over.pool_source.tolist() == [0, 1, 0]  # the training rows the copies came from
     under = plan("undersample")
     assert torch.bincount(under.train[1]).tolist() == [2, 2, 2]
     weights = plan("weighted").class_weights
@@ -139,9 +142,13 @@ def test_transform_plans_copy_the_sources_and_keep_the_topup(method):
 
 def test_generators_plan_their_synthetic_pool():
     png = io.encode_png(np.zeros((8, 8), np.uint8))
-    synthetic = pd.DataFrame({"image": [png] * 5, "label": [0, 0, 1, 2, 2]})
+    sources = pd.array(["img3", "img3", None, "img9", "unknown"], dtype="string")
+    synthetic = pd.DataFrame(
+        {"image": [png] * 5, "label": [0, 0, 1, 2, 2], "source_image_id": sources}
+    )
     p = plan("dagan", synthetic=synthetic)
     assert p.pool[1].tolist() == [0, 0, 1, 2, 2] and len(p.train[0]) == 10
+    assert p.pool_source.tolist() == [3, 3, -1, 9, -1]  # rows of train; -1: none of them
     with pytest.raises(GenaugError, match="needs a generator's synthetic images"):
         plan("dagan")
 

@@ -59,20 +59,30 @@ class Inputs:
     method: str
     train: Data
     classes: ClassIndex
-    #: the real images that augmentation copies (imbalance: the minority's), ``copies`` each
+    #: the real images that augmentation copies (imbalance: the minority's), ``copies`` each,
+    #: and their rows in ``train``
     sources: Data
+    source_rows: torch.Tensor
     copies: int
     #: imbalance: which of the copies make up the top-up (None: all of them)
     keep: torch.Tensor | None
     #: the minority class's index (imbalance), else None
     minority: int | None
+    #: the ``image_id`` of each training image
+    train_ids: np.ndarray
     synthetic: pd.DataFrame | None
     augment: dict
     seed: int
     mix: str
 
-    def top_up(self, pool: Data) -> Data:
-        return pool if self.keep is None else (pool[0][self.keep], pool[1][self.keep])
+    def copied(self, pool: torch.Tensor) -> Plan:
+        """The plan whose pool is ``pool``, ``copies`` images of each source in turn (only
+        the top-up's in imbalance)."""
+        rows = self.source_rows.repeat_interleave(self.copies)
+        labels = self.sources[1].repeat_interleave(self.copies)
+        if self.keep is not None:
+            pool, labels, rows = pool[self.keep], labels[self.keep], rows[self.keep]
+        return Plan(self.train, (pool, labels), self.mix, pool_source=rows)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ class Plan:
     pool: Data | None
     mix: str
     class_weights: torch.Tensor | None = None
+    #: per pool image, the row in ``train`` of the real image it was made from (-1: none)
+    pool_source: torch.Tensor | None = None
 
 
 def real_only(inputs: Inputs) -> Plan:
@@ -92,17 +104,13 @@ def real_only(inputs: Inputs) -> Plan:
 
 def transformed(name: str, inputs: Inputs) -> Plan:
     """Transform baselines: ``copies`` transformed copies of each source image."""
-    x, y = inputs.sources
     transform = TRANSFORMS[name](inputs.augment[name])
-    pool = transform_pool(x, inputs.copies, transform, inputs.seed)
-    return Plan(inputs.train, inputs.top_up((pool, y.repeat_interleave(inputs.copies))), inputs.mix)
+    return inputs.copied(transform_pool(inputs.sources[0], inputs.copies, transform, inputs.seed))
 
 
 def oversampled(inputs: Inputs) -> Plan:
     """The source images repeated, in turn."""
-    x, y = inputs.sources
-    pool = x.repeat_interleave(inputs.copies, 0), y.repeat_interleave(inputs.copies)
-    return Plan(inputs.train, inputs.top_up(pool), inputs.mix)
+    return inputs.copied(inputs.sources[0].repeat_interleave(inputs.copies, 0))
 
 
 def undersampled(inputs: Inputs) -> Plan:
@@ -125,7 +133,10 @@ def synthetic_pool(inputs: Inputs) -> Plan:
         )
     synthetic = inputs.synthetic
     pool = images_tensor(synthetic["image"]), inputs.classes.encode(synthetic["label"])
-    return Plan(inputs.train, pool, inputs.mix)
+    row = {image_id: i for i, image_id in enumerate(inputs.train_ids)}
+    ids = synthetic.get("source_image_id", pd.Series([None] * len(synthetic)))
+    source = [row.get(i, -1) for i in ids.fillna("")]  # -1: class-conditional samples
+    return Plan(inputs.train, pool, inputs.mix, pool_source=torch.tensor(source, dtype=torch.long))
 
 
 #: each baseline's plan; every other method is a generator (:func:`synthetic_pool`)
@@ -344,20 +355,21 @@ def prepare(
     run_seed = derive_seed(seed, "classifier", regime.tag)
 
     minority = keep = None
-    sources, copies = train, augment["n_per_image"]
+    source_rows, copies = torch.arange(len(train[1])), augment["n_per_image"]
     if spec.tops_up:
         minority = int(classes.encode([topup.minority])[0])
-        is_min = train[1] == minority
-        sources, copies = (train[0][is_min], train[1][is_min]), topup.copies
+        source_rows, copies = torch.nonzero(train[1] == minority).flatten(), topup.copies
         keep = torch.as_tensor(topup.keep, dtype=torch.long)
     inputs = Inputs(
         method=method,
         train=train,
         classes=classes,
-        sources=sources,
+        sources=(train[0][source_rows], train[1][source_rows]),
+        source_rows=source_rows,
         copies=copies,
         keep=keep,
         minority=minority,
+        train_ids=train_rows["image_id"].to_numpy(),
         synthetic=synthetic,
         augment=augment,
         seed=run_seed,
