@@ -24,7 +24,12 @@ except GenaugError as err:
     sys.exit(str(err))  # one line, before any job
 
 
-report: "report/workflow.rst"
+# the front page opens with the answer once rule summary has written it (snakemake --report
+# runs after the workflow); before that, the generic description
+_front_page = os.path.abspath(f"{config['outdir']}/report/front_page.rst")
+
+
+report: _front_page if os.path.exists(_front_page) else "report/workflow.rst"
 
 
 # quick aggregation jobs: with a cluster executor they run here, not as cluster jobs
@@ -34,6 +39,9 @@ localrules:
     figure_metric,
     figure_synthetic,
     figure_training,
+    quality_table,
+    figure_quality_gain,
+    figure_neighbours,
     summary,
 
 
@@ -43,6 +51,7 @@ include: "rules/subsample.smk"
 include: "rules/train_generator.smk"
 include: "rules/generate.smk"
 include: "rules/classify.smk"
+include: "rules/quality.smk"
 include: "rules/stats.smk"
 include: "rules/figures.smk"
 include: "rules/summary.smk"
@@ -53,3 +62,4 @@ rule all:
     input:
         summary=f"{OUT}/summary.md",
         figures=all_figures(),
+        quality=quality_figures(),

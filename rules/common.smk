@@ -1,7 +1,13 @@
 # Names, paths and input functions shared by the rules.
 import re
 
-from genaug.scenarios import display_regime, parse_regime, regimes, scenario
+from genaug.scenarios import (
+    ADDS_NO_IMAGES,
+    display_regime,
+    parse_regime,
+    regimes,
+    scenario,
+)
 
 OUT = config["outdir"]
 SEEDS = config["replicates"]
@@ -113,3 +119,40 @@ def split_settings(wildcards):
     """The config block of the regime's scenario: how subsample splits it (imbalance: and
     tops the minority up, by its ratio)."""
     return config[parse_regime(wildcards.regime).scenario]
+
+
+# the methods whose augmented images the quality stage measures, per scenario
+QUALITY_METHODS = {
+    s: [m for m in SCENARIO_METHODS[s] if m not in ADDS_NO_IMAGES] for s in SCENARIOS
+}
+
+
+QUALITY_SCENARIOS = [s for s in SCENARIOS if QUALITY_METHODS[s]]
+# the HTML report's front page, which the summary job writes (the Snakefile's report)
+FRONT_PAGE = f"{OUT}/report/front_page.rst"
+
+
+def quality_outputs(s, which):
+    return expand(
+        rules.quality.output[which], method=QUALITY_METHODS[s], regime=REGIMES[s]
+    )
+
+
+def quality_inputs(wildcards):
+    inputs = classify_inputs(wildcards)
+    s = parse_regime(wildcards.regime).scenario
+    inputs["encoders"] = expand(rules.quality_encoders.output.encoders, scenario=s)[0]
+    return inputs
+
+
+def quality_figures():
+    return [
+        f"{OUT}/figures/{kind}_{s}.png"
+        for s in QUALITY_SCENARIOS
+        for kind in ("quality_gain", "neighbours")
+    ]
+
+
+def display_regime_of(s):
+    """The regime of scenario ``s`` that its image figures show."""
+    return REGIMES[s][scenario(s).display]

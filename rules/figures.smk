@@ -73,3 +73,56 @@ rule figure_training:
     threads: 1
     script:
         "../scripts/figure_training.py"
+
+
+rule figure_quality_gain:
+    input:
+        quality=rules.quality_table.output.table,
+        runs=rules.collect_runs.output.runs,
+    output:
+        figure=report(
+            f"{OUT}/figures/quality_gain_{{scenario}}.png",
+            caption="../report/quality_gain.rst",
+            category="Synthetic data quality",
+            labels={"scenario": "{scenario}", "figure": "quality vs gain"},
+        ),
+    log:
+        f"{OUT}/logs/figures/quality_gain_{{scenario}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/figures/quality_gain_{{scenario}}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    params:
+        metric=lambda wc: METRICS[wc.scenario][0],
+        by=lambda wc: scenario(wc.scenario).level,
+    script:
+        "../scripts/figure_quality_gain.py"
+
+
+rule figure_neighbours:
+    input:
+        neighbours=lambda wc: expand(
+            rules.quality.output.neighbours,
+            method=QUALITY_METHODS[wc.scenario],
+            regime=display_regime_of(wc.scenario),
+        ),
+    output:
+        figure=report(
+            f"{OUT}/figures/neighbours_{{scenario}}.png",
+            caption="../report/neighbours.rst",
+            category="Synthetic data quality",
+            labels={"scenario": "{scenario}", "figure": "nearest training images"},
+        ),
+    log:
+        f"{OUT}/logs/figures/neighbours_{{scenario}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/figures/neighbours_{{scenario}}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    threads: 1
+    params:
+        methods=lambda wc: QUALITY_METHODS[wc.scenario],
+        regime=lambda wc: display_regime_of(wc.scenario),
+    script:
+        "../scripts/figure_neighbours.py"

@@ -149,20 +149,20 @@ def test_label_consistency(train, other, feats, labels, low, high):
 
 
 @pytest.mark.parametrize(("labels", "low", "high"), [("correct", 0.9, 1.0), ("shuffled", 0.0, 0.5)])
-def test_cas(heldout, other, labels, low, high):
+def test_cas(heldout, other, feats, labels, low, high):
     y = other[1] if labels == "correct" else _shuffled(other[1])
-    assert low <= quality.cas(other[0], y, *heldout, seed=0, settings=FAST) <= high
+    assert low <= quality.cas(feats["other"], y, feats["heldout"], heldout[1]) <= high
 
 
-def test_cas_of_one_class_is_nan(heldout, other):
+def test_cas_of_one_class_is_nan(heldout, other, feats):
     one = other[1] == 0
-    assert math.isnan(quality.cas(other[0][one], other[1][one], *heldout, seed=0, settings=FAST))
+    assert math.isnan(quality.cas(feats["other"][one], other[1][one], feats["heldout"], heldout[1]))
 
 
 def test_quality_row_has_every_metric(encoder, train, heldout):
     syn_x, syn_y, source = _repeat(*train, 3)
     row = quality.quality_row(
-        encoder[0], syn_x, syn_y, source, *train, *heldout, seed=0, cas_settings=FAST
+        encoder[0], syn_x, syn_y, source, *train, *heldout, seed=0
     )
     assert set(row) == set(
         "n_synthetic n_reference fd kid kid_se precision recall density coverage prdc_k "
@@ -197,7 +197,7 @@ def test_bad_input_gets_one_line(encoder, train, heldout, case, message):
     elif case == "label count":
         y = y[:-1]
     with pytest.raises(GenaugError, match=re.escape(message)) as err:
-        quality.quality_row(encoder[0], x, y, source, *train, *heldout, seed=0, cas_settings=FAST)
+        quality.quality_row(encoder[0], x, y, source, *train, *heldout, seed=0)
     assert "\n" not in str(err.value)
 
 

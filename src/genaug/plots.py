@@ -255,3 +255,72 @@ def training_curves(
         fig.suptitle(title)
     fig.tight_layout()
     _save(fig, out, dpi)
+
+
+# --------------------------------------------------------------------------- quality vs gain
+def quality_gain_points(
+    quality: pd.DataFrame, runs: pd.DataFrame, metric: str, by: str, baseline: str = "none"
+) -> pd.DataFrame:
+    """Per (method, level): the mean of each quality metric over replicates and the mean gain
+    of the classifier's ``metric`` over ``baseline`` (paired by replicate)."""
+    from genaug.report import quality_means
+
+    base = runs[runs["method"] == baseline].set_index([by, "replicate"])[metric]
+    gains = runs[runs["method"] != baseline].assign(
+        gain=lambda d: (
+            d[metric].to_numpy()
+            - base.loc[list(zip(d[by], d["replicate"], strict=True))].to_numpy()
+        )
+    )
+    gain = gains.groupby(["method", by])["gain"].mean().reset_index()
+    return quality_means(quality, by).merge(gain, on=["method", by], how="inner")
+
+
+def quality_vs_gain(
+    points: pd.DataFrame,
+    out: str | Path,
+    metrics: Mapping[str, str],
+    *,
+    gain_label: str,
+    by: str,
+    dpi: int = 120,
+) -> dict[str, float]:
+    """One panel per quality metric (``metrics``: column -> axis label): the metric of each
+    (method, level) against the classifier's gain (:func:`quality_gain_points`), one colour
+    per method, with Spearman's rank correlation over the points (scipy.stats.spearmanr) in
+    the panel title. Returns the correlations (NaN with under three points or no spread)."""
+    from scipy.stats import spearmanr
+
+    methods = sorted(points["method"].unique())
+    color = dict(zip(methods, _PALETTE * (len(methods) // len(_PALETTE) + 1), strict=False))
+    ncols = 4
+    nrows = -(-len(metrics) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False)
+    rhos = {}
+    for ax, (metric, label) in zip(axes.flat, metrics.items(), strict=False):
+        ok = points[[metric, "gain"]].notna().all(axis=1)
+        x, y = points.loc[ok, metric].to_numpy(float), 100 * points.loc[ok, "gain"].to_numpy(float)
+        rho = float("nan")
+        if ok.sum() >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+            rho = float(spearmanr(x, y).statistic)
+        rhos[metric] = rho
+        for method, g in points[ok].groupby("method"):
+            ax.scatter(g[metric], 100 * g["gain"], s=18, color=color[method], label=method)
+        ax.axhline(0, color="0.5", linewidth=0.8, linestyle="--")
+        ax.set_xlabel(label)
+        ax.set_title(f"Spearman ρ = {rho:.2f}" if np.isfinite(rho) else "ρ: n/a", fontsize=9)
+        ax.grid(True, alpha=0.3)
+    for ax in axes.flat[len(metrics) :]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel(f"{gain_label} gain (pp)")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower right", fontsize="small", ncols=2, title="method")
+    fig.suptitle(
+        f"Quality of the added images vs the classifier's gain over none (one point per method "
+        f"and {by})",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    _save(fig, out, dpi)
+    return rhos

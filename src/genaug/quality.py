@@ -30,7 +30,8 @@ metric below measures in:
 - **label_consistency**: the share of synthetic images whose nearest training image has
   their label (chance: about 1 / the number of classes).
 - **cas**: Classification Accuracy Score (Ravuri & Vinyals 2019): a classifier trained on the
-  synthetic images only, its accuracy on the real held-out images of the synthetic classes.
+  synthetic images only (a linear probe on their features, :func:`cas`), its accuracy on the
+  real held-out images of the synthetic classes.
 
 The real reference of fd, kid, PRDC, diversity and the memorisation threshold is the
 held-out (test) images of the classes the synthetic set has: unseen by generator and encoder,
@@ -51,10 +52,12 @@ from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from genaug.classify import Plan, predict, train_classifier
+from genaug.classify import Plan, train_classifier
 from genaug.errors import GenaugError
 
-#: training of the encoder and of the CAS classifier (the keys of config ``classifier``)
+#: L-BFGS iterations of the CAS probe (:func:`cas`)
+CAS_STEPS = 100
+#: training of the encoder (the keys of config ``quality.encoder``, as of ``classifier``)
 DEFAULT_SETTINGS = {"arch": "conv4", "steps": 300, "batch_size": 32, "lr": 3e-3, "width": 32}
 #: a synthetic image is "memorised" when it is closer to its nearest training image than this
 #: quantile of the held-out images' nearest-training-image distances
@@ -118,27 +121,6 @@ def _check_images(images: torch.Tensor, what: str, minimum: int = 1) -> None:
         raise GenaugError(f"{what}: expected float images in [0, 1] (divide uint8 by 255)")
 
 
-def _fit(
-    images: torch.Tensor,
-    labels: np.ndarray,
-    seed: int,
-    settings: dict | None,
-    device: torch.device | str,
-) -> tuple[nn.Module, np.ndarray]:
-    """A classifier (``settings`` over :data:`DEFAULT_SETTINGS`) trained with cross-entropy by
-    :func:`genaug.classify.train_classifier`, in eval mode, and the label of each of its
-    outputs (the sorted distinct ``labels``)."""
-    classes, y = np.unique(labels, return_inverse=True)
-    net, _ = train_classifier(
-        Plan((images, torch.from_numpy(y)), None, "alternate"),
-        len(classes),
-        {**DEFAULT_SETTINGS, **(settings or {})},
-        seed,
-        torch.device(device),
-    )
-    return net.eval(), classes
-
-
 def train_encoder(
     images: torch.Tensor,
     labels: Labels,
@@ -158,7 +140,15 @@ def train_encoder(
             f"the encoder needs images of at least 2 classes to learn features, got "
             f"{len(np.unique(labels))}: train it on more classes"
         )
-    net, _ = _fit(images, labels, seed, settings, device)
+    _, y = np.unique(labels, return_inverse=True)
+    net, _ = train_classifier(
+        Plan((images, torch.from_numpy(y)), None, "alternate"),
+        int(y.max()) + 1,
+        {**DEFAULT_SETTINGS, **(settings or {})},
+        seed,
+        torch.device(device),
+    )
+    net.eval()
     with torch.no_grad():
         num_features = int(net.embed(images[:1].to(device)).shape[1])
     encoder = Encoder(net, num_features)
@@ -178,29 +168,49 @@ def features(encoder: nn.Module, images: torch.Tensor, batch: int = 1024) -> tor
     return torch.cat(out).double()
 
 
+class _Given(nn.Module):
+    """The feature extractor torchmetrics' FID and KID call, for features computed already
+    (by :func:`features`, once per image set): returns its input."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
 @torch.no_grad()
 def fidelity(
-    encoder: Encoder, real: torch.Tensor, synthetic: torch.Tensor, seed: int, batch: int = 1024
+    encoder: Encoder, real: torch.Tensor, synthetic: torch.Tensor, seed: int
 ) -> dict[str, float]:
     """``fd``, ``kid`` and ``kid_se`` (see the module docstring) of ``synthetic`` against
-    ``real`` images, by torchmetrics with ``encoder`` as the feature extractor; KID's random
-    subsets are drawn under ``seed``. Each set needs at least two images. A set against itself
-    has a KID slightly below 0 (its two subsets share images, which inflates the cross term)."""
+    ``real`` images in ``encoder``'s features (:func:`fidelity_of_features`). Each set needs
+    at least two images."""
     for images, what in ((real, "real reference images"), (synthetic, "synthetic images")):
         _check_images(images, what, minimum=2)
+    return fidelity_of_features(features(encoder, real), features(encoder, synthetic), seed)
+
+
+@torch.no_grad()
+def fidelity_of_features(
+    real: torch.Tensor, synthetic: torch.Tensor, seed: int
+) -> dict[str, float]:
+    """``fd``, ``kid`` and ``kid_se`` of ``synthetic`` against ``real`` features, by
+    torchmetrics' FID and KID; KID's random subsets are drawn under ``seed``. A set against
+    itself has a KID slightly below 0 (its two subsets share images, which inflates the cross
+    term)."""
     subset = min(KID_MAX_SUBSET, max(2, min(len(real), len(synthetic)) // 2))
-    fid = FrechetInceptionDistance(feature=encoder, normalize=True)
+    given = _Given(real.shape[1])
+    fid = FrechetInceptionDistance(feature=given, normalize=True)
     with warnings.catch_warnings():  # KID keeps every feature; ours are small
         warnings.filterwarnings("ignore", "Metric `Kernel Inception Distance`", UserWarning)
         kid = KernelInceptionDistance(
-            feature=encoder, subsets=KID_SUBSETS, subset_size=subset, normalize=True
+            feature=given, subsets=KID_SUBSETS, subset_size=subset, normalize=True
         )
-    device = _device(encoder)
     for metric in (fid, kid):
-        metric.to(device)
-        for images, is_real in ((real, True), (synthetic, False)):
-            for i in range(0, len(images), batch):
-                metric.update(images[i : i + batch].to(device), real=is_real)
+        metric.update(real, real=True)
+        metric.update(synthetic, real=False)
     with torch.random.fork_rng(devices=[]):  # KID draws its subsets from the global RNG
         torch.manual_seed(seed)
         kid_mean, kid_std = kid.compute()
@@ -252,11 +262,15 @@ def diversity(
     source_index: Labels | None,
     real: torch.Tensor,
     real_labels: Labels,
+    *,
+    strict: bool = True,
 ) -> float:
     """Mean pairwise distance among the synthetic features made from one source image
     (``source_index`` >= 0; -1 or None: class-conditional, grouped by label instead), over the
     mean pairwise distance among the ``real`` features of that class, averaged over groups
-    of two or more images. 0: copies or noise ignored; 1: as varied as real images."""
+    of two or more images. 0: copies or noise ignored; 1: as varied as real images. Without
+    such a group (one image per source, as a small imbalance top-up makes): an error, or NaN
+    if not ``strict``."""
     syn_y = _labels(synthetic_labels, "synthetic labels", len(synthetic))
     src = np.full(len(synthetic), -1) if source_index is None else source_index
     src = _labels(src, "source index", len(synthetic))
@@ -275,6 +289,8 @@ def diversity(
             group = synthetic[torch.from_numpy(of_class & (src == source))]
             if len(group) >= 2:
                 ratios.append(_mean_pairwise(group) / spread)
+    if not ratios and not strict:
+        return float("nan")
     if not ratios:
         raise GenaugError(
             "diversity needs at least two synthetic images of one source image (or of one "
@@ -330,28 +346,46 @@ def label_consistency(
 
 
 def cas(
-    synthetic_images: torch.Tensor,
+    synthetic: torch.Tensor,
     synthetic_labels: Labels,
-    test_images: torch.Tensor,
+    test: torch.Tensor,
     test_labels: Labels,
-    seed: int,
-    settings: dict | None = None,
-    device: torch.device | str = "cpu",
+    steps: int = CAS_STEPS,
 ) -> float:
-    """Classification Accuracy Score: a classifier (``settings``, default
-    :data:`DEFAULT_SETTINGS`) trained on the synthetic images only, its accuracy on the real
-    test images of the synthetic classes. NaN when the synthetic images are of one class (an
-    imbalance top-up): a one-class classifier scores nothing."""
-    syn_y = _labels(synthetic_labels, "synthetic labels", len(synthetic_images))
-    test_y = _labels(test_labels, "test labels", len(test_images))
+    """Classification Accuracy Score of ``synthetic`` features: a softmax-regression probe
+    trained on them only (standardised, L2 1e-3, ``steps`` L-BFGS iterations from zero, so
+    deterministic), its accuracy on the real ``test`` features of the synthetic classes. NaN
+    when the synthetic images are of one class (an imbalance top-up): a one-class classifier
+    scores nothing.
+
+    Ravuri & Vinyals (2019) train a network on the synthetic images; a linear probe on the
+    encoder's features asks the same question (can the task be learnt from these images
+    alone?) at no cost beside the features. Written by hand: no installed library fits a
+    multinomial logistic regression that separable data cannot break."""
+    syn_y = _labels(synthetic_labels, "synthetic labels", len(synthetic))
+    test_y = _labels(test_labels, "test labels", len(test))
     if len(np.unique(syn_y)) < 2:
         return float("nan")
     keep = np.isin(test_y, syn_y)
     if not keep.any():
         raise GenaugError("CAS: no real test image has a synthetic image's class")
-    net, classes = _fit(synthetic_images, syn_y, seed, settings, device)
-    predicted = predict(net, test_images[torch.from_numpy(keep)], torch.device(device))
-    predicted = predicted.argmax(1).numpy()
+    classes, y = np.unique(syn_y, return_inverse=True)
+    mean, std = synthetic.mean(0), synthetic.std(0).clamp_min(1e-8)
+    x, x_test = (synthetic - mean) / std, (test[torch.from_numpy(keep)] - mean) / std
+    w = torch.zeros(x.shape[1], len(classes), dtype=x.dtype, requires_grad=True)
+    b = torch.zeros(len(classes), dtype=x.dtype, requires_grad=True)
+    target = torch.from_numpy(y)
+    optimizer = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(x @ w + b, target) + 1e-3 * w.square().sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    predicted = (x_test @ w + b).argmax(1).numpy()
     return float(np.mean(classes[predicted] == test_y[keep]))
 
 
@@ -367,7 +401,8 @@ def quality_row(
     seed: int,
     *,
     k: int = PRDC_K,
-    cas_settings: dict | None = None,
+    cas_steps: int = CAS_STEPS,
+    strict: bool = True,
 ) -> dict[str, float]:
     """Every metric of the module docstring for one synthetic set, as one flat dict of floats
     (a row of the quality table; the caller adds the encoder's sha256 and the provenance).
@@ -376,7 +411,8 @@ def quality_row(
     it was made from, -1 (or None for all) for class-conditional samples. Labels are compared
     by value across the three sets. The reference of fd, kid, PRDC and diversity is the test
     images of the synthetic images' classes; every such class needs two of them and a
-    training image."""
+    training image. ``strict``: whether a set without two images of one source is an error
+    (else its diversity is NaN; :func:`diversity`)."""
     _check_images(synthetic_images, "synthetic images", minimum=2)
     _check_images(train_images, "training images")
     _check_images(test_images, "test images")
@@ -403,13 +439,252 @@ def quality_row(
     return {
         "n_synthetic": float(len(synthetic_images)),
         "n_reference": float(len(ref_images)),
-        **fidelity(encoder, ref_images, synthetic_images, seed),
+        **fidelity_of_features(ref_f, syn_f, seed),
         **prdc(ref_f, syn_f, k),
-        "diversity": diversity(syn_f, syn_y, source_index, ref_f, ref_y),
+        "diversity": diversity(syn_f, syn_y, source_index, ref_f, ref_y, strict=strict),
         "memorised": memo.memorised,
         "nn_ratio": memo.nn_ratio,
         "label_consistency": label_consistency(syn_f, syn_y, train_f, train_y),
-        "cas": cas(
-            synthetic_images, syn_y, test_images, test_y, seed, cas_settings, _device(encoder)
-        ),
+        "cas": cas(syn_f, syn_y, ref_f, ref_y, cas_steps),
     }
+
+
+# --------------------------------------------------------------------------- the workflow stage
+#: the columns of a quality table, after the row's identity: every metric of :func:`quality_row`
+METRIC_COLUMNS = [
+    "fd",
+    "kid",
+    "kid_se",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "diversity",
+    "memorised",
+    "nn_ratio",
+    "label_consistency",
+    "cas",
+]
+#: the scope of the one encoder trained on the source classes
+SOURCE_SCOPE = "source"
+
+
+class TrainedEncoder(NamedTuple):
+    """An encoder, its weights' sha256, what it was trained on (in words), and the arguments
+    of :func:`genaug.models.classifier.make_classifier` that rebuild its network."""
+
+    encoder: Encoder
+    sha256: str
+    trained_on: str
+    build: dict
+
+
+def encoder_rows(table, split, on_source: bool):
+    """The real images an encoder of a scenario learns from, and a description of them: the
+    source classes (``on_source`` and the table has any), else the replicate's training split.
+    Never test images."""
+    from genaug.data.tables import split_rows
+
+    source = table[table["role"] == "source"] if "role" in table else table.iloc[:0]
+    if on_source and len(source):
+        rows, what = source.reset_index(drop=True), "the source classes"
+    else:
+        if split is None:
+            raise GenaugError(
+                "the quality encoder needs a replicate's split when the dataset has no "
+                "source classes"
+            )
+        rows, what = split_rows(table, split, "train"), "the replicate's training split"
+    return rows, f"{what}: {len(rows)} images of {rows['label'].nunique()} classes"
+
+
+def fit_encoder(rows, trained_on: str, seed: int, settings: dict | None, device) -> TrainedEncoder:
+    """:func:`train_encoder` on a table's ``rows`` (``image``, ``label``)."""
+    from genaug.data.tables import images_tensor
+
+    images = images_tensor(rows["image"])
+    settings = {**DEFAULT_SETTINGS, **(settings or {})}
+    encoder, sha = train_encoder(images, rows["label"].to_numpy(), seed, settings, device)
+    build = {
+        "arch": settings["arch"],
+        "n_classes": int(rows["label"].nunique()),
+        "image_size": int(images.shape[-1]),
+        "width": int(settings["width"]),
+        "in_channels": int(images.shape[1]),
+    }
+    return TrainedEncoder(encoder, sha, trained_on, build)
+
+
+def train_encoders(
+    table, splits: dict, on_source: bool, seed: int, settings: dict | None, device
+) -> dict[str, TrainedEncoder]:
+    """The encoders of one scenario: one on the source classes (``on_source`` and the table
+    has them; scope ``source``), else one per replicate split (``splits``: tag -> split rows),
+    each deterministic under a seed derived from ``seed`` and its scope."""
+    from genaug.seeds import derive_seed
+
+    todo = {tag: encoder_rows(table, split, on_source) for tag, split in splits.items()}
+    if on_source and any(what.startswith("the source") for _, what in todo.values()):
+        todo = {SOURCE_SCOPE: next(iter(todo.values()))}
+    return {
+        scope: fit_encoder(
+            rows, what, derive_seed(seed, "quality-encoder", scope), settings, device
+        )
+        for scope, (rows, what) in todo.items()
+    }
+
+
+def encoder_for(encoders: dict[str, TrainedEncoder], tag: str) -> TrainedEncoder:
+    """The encoder that measures replicate ``tag``: its own, or the source classes' one."""
+    return encoders.get(tag) or encoders[SOURCE_SCOPE]
+
+
+def save_encoders(encoders: dict[str, TrainedEncoder], path) -> None:
+    """Every encoder of a scenario (by scope: ``source`` or a replicate's tag) in one file,
+    with what rebuilds it."""
+    from genaug import io
+
+    entries = {
+        scope: {
+            "state_dict": trained.encoder.net.state_dict(),
+            "build": trained.build,
+            "num_features": trained.encoder.num_features,
+            "sha256": trained.sha256,
+            "trained_on": trained.trained_on,
+        }
+        for scope, trained in encoders.items()
+    }
+    with io.atomic_path(path) as tmp:
+        torch.save(entries, tmp)
+
+
+def load_encoders(path, device: torch.device | str = "cpu") -> dict[str, TrainedEncoder]:
+    """What :func:`save_encoders` wrote; each encoder's sha256 is checked against its weights."""
+    from genaug.models.classifier import make_classifier
+
+    encoders = {}
+    for scope, e in torch.load(path, map_location="cpu", weights_only=True).items():
+        net = make_classifier(**e["build"])
+        net.load_state_dict(e["state_dict"])
+        encoder = Encoder(net.to(device), e["num_features"])
+        if state_dict_sha256(encoder) != e["sha256"]:
+            raise GenaugError(
+                f"{path}: encoder {scope!r} does not match its recorded sha256: delete the "
+                "file so rule quality_encoders retrains it"
+            )
+        encoders[scope] = TrainedEncoder(encoder, e["sha256"], e["trained_on"], e["build"])
+    return encoders
+
+
+def assess(run, trained: TrainedEncoder, seed: int, cas_steps: int = CAS_STEPS) -> dict:
+    """The quality row of one classifier run's augmented pool (a
+    :class:`genaug.classify.Run`: a generator's synthetic images or a baseline's transformed
+    copies) against its real training and test images, with the encoder's identity."""
+    plan = run.plan
+    if plan.pool is None or len(plan.pool[0]) == 0:
+        raise GenaugError(
+            f"{run.method} {run.regime.tag} seed {run.replicate}: the method added no images, "
+            "so there is nothing to measure: check its synthetic table or top-up"
+        )
+    row = quality_row(
+        trained.encoder,
+        plan.pool[0],
+        plan.pool[1],
+        plan.pool_source,
+        plan.train[0],
+        plan.train[1],
+        run.test[0],
+        run.test[1],
+        seed,
+        cas_steps=cas_steps,
+        strict=not run.regime.spec.tops_up,  # a top-up may make one image per source
+    )
+    return {
+        **row,
+        "chance": 1.0 / len(run.classes),
+        "encoder_sha256": trained.sha256,
+        "encoder_trained_on": trained.trained_on,
+    }
+
+
+@torch.no_grad()
+def neighbours(run, trained: TrainedEncoder, n: int):
+    """Up to ``n`` synthetic images of a run (one per source image or class, in turn), each
+    with its nearest real training image in feature space: (synthetic, nearest, distance)."""
+    pool_x, pool_y = run.plan.pool
+    train_x = run.plan.train[0]
+    groups = pool_source = run.plan.pool_source
+    if pool_source is None or (pool_source < 0).all():
+        groups = pool_y
+    first = np.unique(groups.numpy(), return_index=True)[1][:n]
+    pick = torch.as_tensor(np.sort(first))
+    dist, nearest = _cdist(
+        features(trained.encoder, pool_x[pick]), features(trained.encoder, train_x)
+    ).min(1)
+    return pool_x[pick], train_x[nearest], dist
+
+
+def assess_method(
+    method: str,
+    regime,
+    seeds: Sequence[int],
+    table,
+    splits: Sequence,
+    synthetic: Sequence,
+    encoders: dict[str, TrainedEncoder],
+    settings: dict,
+    n_neighbours: int = 8,
+):
+    """The quality rows of one (method, regime), one per replicate seed, and the
+    nearest-neighbour pairs of its first replicate (both DataFrames, with provenance).
+
+    ``splits``: per seed, its (rows, top-up) as :func:`genaug.scenarios.read_split` returns
+    them; ``synthetic``: per seed, the generator's synthetic table (None for baselines);
+    ``settings``: ``classifier`` and ``augment`` (how rule classify builds each method's pool),
+    ``cas_steps`` (:func:`cas`) and ``config`` (hashed into the provenance)."""
+    import pandas as pd
+
+    from genaug import io
+    from genaug.classify import prepare
+    from genaug.provenance import code_version, config_hash
+    from genaug.seeds import derive_seed
+
+    rows, pairs = [], []
+    for seed, (split, topup), synth in zip(seeds, splits, synthetic, strict=True):
+        run = prepare(
+            method, regime, seed, table, split, synth, settings["classifier"],
+            settings["augment"], topup=topup,
+        )  # fmt: skip
+        tag = f"{regime.tag}-seed{seed}"
+        trained = encoder_for(encoders, tag)
+        row = assess(run, trained, derive_seed(seed, "quality", regime.tag), settings["cas_steps"])
+        checkpoints = [] if synth is None else sorted(synth["checkpoint_sha256"].unique())
+        rows.append(
+            {
+                "method": method,
+                "scenario": regime.scenario,
+                "regime": regime.tag,
+                **regime.columns(),
+                "replicate": seed,
+                **row,
+                "checkpoint_sha256": ";".join(checkpoints),
+                "config_hash": config_hash(settings["config"]),
+                "code_version": code_version(),
+            }
+        )
+        if not pairs:
+            fake, real, dist = neighbours(run, trained, n_neighbours)
+            pairs = [
+                {
+                    "method": method,
+                    "regime": regime.tag,
+                    "replicate": seed,
+                    "synthetic": io.encode_png(a),
+                    "nearest": io.encode_png(b),
+                    "distance": float(d),
+                }
+                for a, b, d in zip(
+                    io.to_uint8(fake.numpy()), io.to_uint8(real.numpy()), dist.tolist(), strict=True
+                )
+            ]
+    return pd.DataFrame(rows), pd.DataFrame(pairs)

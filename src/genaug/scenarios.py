@@ -68,6 +68,9 @@ class Scenario:
     tops_up: bool
     #: which of its regimes the synthetic-sample figures show (index into increasing levels)
     display: int
+    #: the quality stage's feature encoder is trained on the source classes (True; on each
+    #: replicate's training split where the dataset has none) or on each replicate's split
+    encoder_on_source: bool
 
     def read_level(self, value: Any) -> int | float:
         """``value`` as this scenario's level type; one clear line when it is not a level."""
@@ -184,6 +187,7 @@ FEWSHOT = Scenario(
     mix="alternate",
     tops_up=False,
     display=-1,  # the most shots: the most real images to show
+    encoder_on_source=True,  # classes a transfer-mode generator also sees, never the targets
 )
 IMBALANCE = Scenario(
     name="imbalance",
@@ -207,10 +211,14 @@ IMBALANCE = Scenario(
     mix="union",
     tops_up=True,
     display=0,  # the smallest fraction: the largest top-up
+    encoder_on_source=False,  # the task's own classes, as far as the replicate has them
 )
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (FEWSHOT, IMBALANCE)}
 #: methods that only some scenario runs (the imbalance baselines)
 OWN_METHODS = frozenset(m for s in SCENARIOS.values() for m in s.own_methods)
+#: methods that add no images to the classifier's data (the quality stage has nothing to
+#: measure for them)
+ADDS_NO_IMAGES = frozenset({"none", "undersample", "weighted"})
 
 
 def scenario(name: str) -> Scenario:

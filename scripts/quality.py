@@ -1,0 +1,32 @@
+"""Rule quality: the quality rows of every replicate of one (method, regime)."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../src")  # noqa: F821  genaug, in --use-conda jobs too
+from genaug.workflow import run_script
+
+
+def main(smk):
+    from genaug import io, quality, runtime
+    from genaug.scenarios import parse_regime, read_split
+
+    device = runtime.setup(threads=smk.threads, seed=0, device=smk.params.device)
+    table = io.read_parquet(smk.input.table)
+    synthetic = smk.input.get("synthetic", [None] * len(smk.params.seeds))
+    rows, pairs = quality.assess_method(
+        smk.wildcards.method,
+        parse_regime(smk.wildcards.regime),
+        smk.params.seeds,
+        table,
+        [read_split(path) for path in smk.input.splits],
+        [None if path is None else io.read_parquet(path) for path in synthetic],
+        quality.load_encoders(smk.input.encoders, device),
+        smk.params.settings,
+        smk.params.n_neighbours,
+    )
+    with io.atomic_path(smk.output.rows) as tmp:
+        rows.to_csv(tmp, index=False)
+    io.write_parquet(pairs, smk.output.neighbours)
+
+
+run_script(main, snakemake)  # noqa: F821
