@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -58,40 +59,67 @@ def collect_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
     return df.sort_values(["method", level, "replicate"], ignore_index=True)
 
 
-def summary_markdown(config: dict, scenarios: Mapping[str, tuple[str, pd.DataFrame]]) -> str:
-    """results/summary.md: what was run, each scenario's statistics and mean metrics, and
-    where everything is. ``scenarios`` maps a scenario to (its comparisons Markdown, runs)."""
-    out = config["outdir"]
+class ScenarioResults(NamedTuple):
+    """What the summary shows of one scenario."""
+
+    comparisons_md: str  # rule stats' comparisons.md
+    comparisons: pd.DataFrame  # rule stats' comparisons.csv
+    runs: pd.DataFrame  # rule collect_runs' runs.csv
+    quality: pd.DataFrame | None  # rule quality_table's quality.csv (None: no method adds images)
+
+
+def _intro(config: dict) -> str:
     seeds = config["replicates"]
-    lines = [
-        "# genaug summary",
-        "",
+    return (
         f"Does synthetic data help a classifier trained on little of "
-        f"**{config['dataset']['name']}**? Each method is compared with the `none` baseline, "
-        f"paired over {len(seeds)} replicates (seeds {seeds}).",
-        "",
-    ]
-    for name, (comparisons_md, runs) in scenarios.items():
+        f"**{config['dataset']['name']}**? Each method is compared with the `none` baseline "
+        f"(real images only), paired over {len(seeds)} replicates (seeds "
+        f"{', '.join(map(str, seeds))})."
+    )
+
+
+def summary_markdown(config: dict, scenarios: Mapping[str, ScenarioResults]) -> str:
+    """results/summary.md: the answer in words per scenario first, then each scenario's
+    statistics, mean metrics and synthetic-data quality, and where everything is."""
+    out = config["outdir"]
+    margin = config["stats"]["equivalence_margin"]
+    lines = ["# genaug summary", "", _intro(config), "", "## The answer", ""]
+    for name, res in scenarios.items():
+        lines += [
+            f"### {scenario(name).title}",
+            "",
+            answer_markdown(name, res.comparisons, res.quality, margin),
+            "",
+        ]
+    for name, res in scenarios.items():
         spec = scenario(name)
         metrics = config["stats"]["metrics"][name]
         lines += [
             f"## {spec.title}",
             "",
-            spec.describe(config, runs),
+            spec.describe(config, res.runs),
             "",
-            comparisons_md.strip(),
+            res.comparisons_md.strip(),
             "",
             f"Mean {metrics[0]} per method:",
             "",
-            _pivot_markdown(runs, name, metrics[0]),
+            _pivot_markdown(res.runs, name, metrics[0]),
             "",
         ]
+        if res.quality is not None:
+            lines += [
+                f"### {spec.title}: quality of the added images",
+                "",
+                quality_markdown(res.quality, spec.level, spec.level_name),
+                "",
+            ]
     lines += [
         "## Files",
         "",
         f"- every run: `{out}/stats/<scenario>/runs.csv` (one JSON per run under "
         f"`{out}/classify/`)",
         f"- the comparisons as CSV: `{out}/stats/<scenario>/comparisons.csv`",
+        f"- the quality of the added images: `{out}/quality/<scenario>/quality.csv`",
         f"- figures: `{out}/figures/`; synthetic data: `{out}/synthetic/` (Parquet + PNG shards)",
         f"- HTML report: `snakemake --report {out}/report.html`",
         "",
@@ -104,6 +132,44 @@ def summary_markdown(config: dict, scenarios: Mapping[str, tuple[str, pd.DataFra
         "",
     ]
     return "\n".join(lines)
+
+
+def front_page_rst(config: dict, scenarios: Mapping[str, ScenarioResults]) -> str:
+    """The HTML report's front page (reStructuredText): the answer per scenario, then what was
+    run, in words. Snakemake renders it through Jinja first, so it must hold no Jinja syntax."""
+    margin = config["stats"]["equivalence_margin"]
+    lines = [_rst(_intro(config)), ""]
+    for name, res in scenarios.items():
+        title = scenario(name).title
+        lines += [
+            title,
+            "-" * len(title),
+            "",
+            _rst(answer_markdown(name, res.comparisons, res.quality, margin)),
+            "",
+        ]
+    what = "What was run"
+    lines += [
+        what,
+        "-" * len(what),
+        "",
+        f"Scenarios: {', '.join(scenarios)}. Methods: "
+        + ", ".join(f"``{m}``" for m in config["methods"])
+        + f". Classifier: {config['classifier']['arch']}, {config['classifier']['steps']} steps. "
+        "The tables and figures are listed on the left; ``summary.md`` in the output folder "
+        "holds the same answer with every table.",
+        "",
+        f"Code version ``{code_version()}``, config hash ``{config_hash(config)}``.",
+        "",
+    ]
+    return "\n".join(lines).replace("{{", "{ {").replace("{%", "{ %")
+
+
+def _rst(markdown: str) -> str:
+    """The little Markdown the answer uses (`code`, **bold**, - lists) as reStructuredText."""
+    import re
+
+    return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", markdown)
 
 
 def _pivot_markdown(runs: pd.DataFrame, name: str, metric: str) -> str:
@@ -304,3 +370,197 @@ def comparisons_markdown(tables: Mapping[str, pd.DataFrame], level_text: str) ->
         f"### {metric}\n\n{to_markdown(table, metric, level_text=level_text)}"
         for metric, table in tables.items()
     )
+
+
+# --------------------------------------------------------------------------- synthetic data quality
+#: the quality table's metrics (see genaug.quality), each with its column header and the
+#: sentence that explains it to a newcomer
+QUALITY_METRICS: dict[str, tuple[str, str]] = {
+    "fd": ("FD", "Fréchet distance between real and synthetic features: 0 = same distribution."),
+    "kid": ("KID", "kernel distance (unbiased, ± its standard error in the CSV): 0 = same."),
+    "kid_se": ("KID se", "the standard error of the KID."),
+    "precision": ("precision", "share of synthetic images that look real (lie among real ones)."),
+    "recall": ("recall", "share of real images the synthetic ones reach: their variety."),
+    "density": ("density", "how tightly synthetic images sit among real ones (about 1 = real)."),
+    "coverage": ("coverage", "share of real images with a synthetic image nearby."),
+    "diversity": (
+        "diversity",
+        "spread of the images made from one real image (or one class) over the spread of real "
+        "images of the class: 0 = copies, 1 = as varied as real drawings.",
+    ),
+    "memorised": (
+        "memorised",
+        "share of synthetic images closer to a training image than 95 % of unseen real images "
+        "are: copies (about 0.05 for new images, 1 for copies).",
+    ),
+    "nn_ratio": (
+        "NN ratio",
+        "distance to the nearest training image, over that of unseen real images (0 = copies).",
+    ),
+    "label_consistency": (
+        "label cons.",
+        "share of synthetic images whose nearest training image has their class (chance: "
+        "1 / classes).",
+    ),
+    "cas": (
+        "CAS",
+        "accuracy on the real test set of a classifier trained on the synthetic images only "
+        "(empty for a one-class top-up).",
+    ),
+}
+#: the columns the summary's quality table shows
+QUALITY_SHOWN = [
+    "fd",
+    "kid",
+    "precision",
+    "recall",
+    "coverage",
+    "diversity",
+    "memorised",
+    "label_consistency",
+    "cas",
+]
+
+
+def quality_means(table: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The mean of every quality metric over the replicates of each (method, level)."""
+    metrics = [m for m in QUALITY_METRICS if m in table] + ["chance", "n_synthetic"]
+    return table.groupby(["method", by], sort=True)[metrics].mean().reset_index()
+
+
+def quality_markdown(table: pd.DataFrame, by: str, level_name: str) -> str:
+    """A quality table (one row per method, level and replicate) as Markdown: the mean over
+    replicates per method and level, and a legend that explains each metric."""
+    means = quality_means(table, by)
+    header = ["Method", level_name, "images", *(QUALITY_METRICS[m][0] for m in QUALITY_SHOWN)]
+    lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
+    for row in means.itertuples(index=False):
+        r = row._asdict()
+        cells = [f"`{r['method']}`", f"{r[by]:g}", f"{r['n_synthetic']:.0f}"]
+        cells += [_fmt_num(r[m], 1 if m in ("fd", "kid") else 2) for m in QUALITY_SHOWN]
+        lines.append("| " + " | ".join(cells) + " |")
+    encoders = sorted(set(table["encoder_trained_on"]))
+    lines += [
+        "",
+        f"Means over {table['replicate'].nunique()} replicates, measured in the features of an "
+        f"encoder trained here on {'; '.join(encoders)} (never on test images; its sha256 is in "
+        "quality.csv). The real reference is the held-out test images of the same classes.",
+        "",
+        *(f"- **{QUALITY_METRICS[m][0]}**: {QUALITY_METRICS[m][1]}" for m in QUALITY_SHOWN),
+        f"- chance-level label consistency here: {_fmt_num(means['chance'].mean(), 2)}.",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the answer, in words
+#: below these a method's images are called near-copies / off-class / memorised / unrealistic
+DIAGNOSIS_LIMITS = {"diversity": 0.2, "label_consistency": 2.0, "memorised": 0.5, "precision": 0.3}
+
+
+def diagnose(q: Mapping[str, float]) -> str:
+    """What a method's mean quality row (:func:`quality_means`) says about its images, in a
+    few words: the first of near-copies, off-class, memorised or unrealistic that holds, else
+    the key figures."""
+    parts = []
+    if q["diversity"] < DIAGNOSIS_LIMITS["diversity"]:
+        parts.append(f"its images of one source are near-copies (diversity {q['diversity']:.2f})")
+    if q["label_consistency"] < DIAGNOSIS_LIMITS["label_consistency"] * q["chance"]:
+        parts.append(
+            f"they do not look like their class (label consistency {q['label_consistency']:.2f}, "
+            f"chance {q['chance']:.2f})"
+        )
+    if q["memorised"] > DIAGNOSIS_LIMITS["memorised"]:
+        parts.append(f"{100 * q['memorised']:.0f} % are near-copies of a training image")
+    if q["precision"] < DIAGNOSIS_LIMITS["precision"]:
+        parts.append(f"few look real (precision {q['precision']:.2f})")
+    if not parts:
+        parts.append(
+            f"diversity {_fmt_num(q['diversity'])}, label consistency "
+            f"{q['label_consistency']:.2f} (chance {q['chance']:.2f}), precision "
+            f"{q['precision']:.2f}"
+        )
+    return "; ".join(parts)
+
+
+def _pp(x: float) -> str:
+    return _fmt_num(100 * x, 1, signed=True).replace("-", "−")
+
+
+def answer_markdown(
+    name: str,
+    comparisons: pd.DataFrame,
+    quality: pd.DataFrame | None,
+    margin: float,
+) -> str:
+    """The answer first, in words, for one scenario: per metric and level, which methods beat
+    the baseline and by how much (with the interval), which were equivalent, worse, or
+    inconclusive for want of replicates; for the methods that did not gain, what the quality
+    stage says about their images (:func:`diagnose`); and whether the replicates sufficed.
+    ``comparisons`` is rule stats' comparisons.csv, ``quality`` the scenario's quality.csv."""
+    spec = scenario(name)
+    by = spec.level
+    means = None if quality is None else quality_means(quality, by).set_index(["method", by])
+    lines = []
+    for i, (metric, table) in enumerate(comparisons.groupby("metric", sort=False)):
+        lines.append(f"**{metric.replace('_', ' ')}**, against `none`:")
+        lines.append("")
+        for level, rows in table.groupby(by, sort=True):
+            lines.append(f"- {spec.level_name} = {level:g}: " + _level_answer(rows, margin))
+            why = [
+                f"`{m}`: {diagnose(means.loc[(m, level)])}"
+                for m in rows.loc[rows["verdict"] != "better", "method"]
+                if i == 0 and means is not None and (m, level) in means.index
+            ]
+            if why:
+                lines.append(f"  Why, from the quality of their images: {'; '.join(why)}.")
+        lines.append("")
+    lines.append(_replicates_answer(comparisons, margin))
+    return "\n".join(lines)
+
+
+def _level_answer(rows: pd.DataFrame, margin: float) -> str:
+    def named(verdict: str, with_ci: bool = True, needed: bool = False) -> list[str]:
+        out = []
+        for r in rows[rows["verdict"] == verdict].sort_values("diff", ascending=False).itertuples():
+            text = f"`{r.method}` ({_pp(r.diff)} pp"
+            if with_ci:
+                text += f" [{_pp(r.diff_ci_low)}, {_pp(r.diff_ci_high)}]"
+            if needed and r.diff > 0:
+                text += f"; about {_fmt_n_needed(r.n_needed)} replicates would show it"
+            out.append(text + ")")
+        return out
+
+    better = named("better")
+    parts = [
+        (", ".join(better) + " beat it." if better else "no method beat it significantly."),
+    ]
+    for verdict, label, kwargs in [
+        ("worse", "Worse", {}),
+        ("no meaningful difference", f"No meaningful difference (within ±{100 * margin:g} pp)", {}),
+        ("inconclusive: too few replicates", "Too few replicates to tell", {"needed": True}),
+        ("inconclusive", "Inconclusive", {}),
+    ]:
+        if found := named(verdict, **kwargs):
+            parts.append(f"{label}: {', '.join(found)}.")
+    return " ".join(parts)
+
+
+def _replicates_answer(comparisons: pd.DataFrame, margin: float) -> str:
+    n = int(comparisons["n"].max())
+    few = int((comparisons["verdict"] == "inconclusive: too few replicates").sum())
+    mde = comparisons["mde"].dropna()
+    text = (
+        f"**Did {n} replicates suffice?** The smallest gain they could detect (80 % power, "
+        f"Holm-corrected α) was {100 * mde.median():.1f} pp at the median comparison "
+        f"(range {100 * mde.min():.1f} to {100 * mde.max():.1f} pp). "
+        if len(mde)
+        else f"**Did {n} replicates suffice?** "
+    )
+    if few:
+        return text + (
+            f"{few} of {len(comparisons)} comparisons are inconclusive because there were too "
+            f'few replicates to detect even a ±{100 * margin:g} pp effect: there, "not '
+            'significant" does not mean "no effect". Raise `replicates` to the number in the '
+            "*n needed* column to settle them."
+        )
+    return text + "Every comparison was decided, or its effect is close to the margin."
