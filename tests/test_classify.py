@@ -154,15 +154,19 @@ def test_generators_plan_their_synthetic_pool():
 
 
 @pytest.mark.parametrize(
-    "method, weighted", [("none", False), ("classical", False), ("none", True)]
+    "method, weighted",
+    [("none", False), ("classical", False), ("none", True), ("mixup", False), ("neuralaug", False)],
 )
 @pytest.mark.parametrize("arch", ["conv4", "densenet"])
 def test_stacked_seeds_match_one_seed_at_a_time(task, embedded, method, weighted, arch):
     """Training a job's seeds as one stacked network gives each seed the losses and test
     predictions it gets alone, up to float rounding: losses within 1e-5, probabilities within
-    1e-4 after a few steps (longer runs drift apart as rounding differences grow)."""
+    1e-4 after three steps. Longer runs drift apart as rounding differences grow: Adam's first
+    updates are about lr x sign(gradient), so a weight whose gradient is near zero turns a
+    rounding difference into one of order lr (mixup on the DenseNet, seed 1, is 3e-5 apart in
+    its 4th loss)."""
     table, _ = task
-    settings = {**SETTINGS, "steps": 4, "arch": arch}
+    settings = {**SETTINGS, "steps": 3, "arch": arch}
     cpu = torch.device("cpu")
     runs = []
     for seed in (0, 1, 2):
