@@ -1,24 +1,20 @@
 """The batch-level baselines (mixup, cutmix) and neural augmentation: soft targets, mixing,
 the augmenter's training, determinism, their plans and their bad-input lines. (Stacked seeds
-against one seed at a time: test_classify.py.)"""
+against one seed at a time: test_classify.py; bad config blocks: test_augment.py.)"""
 
 from __future__ import annotations
-
-import copy
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from conftest import REPO, TRANSFORM_SETTINGS
+from conftest import TRANSFORM_SETTINGS
 from genaug import classify
 from genaug.augment import MIXERS, BatchMixer
 from genaug.data.tables import ClassIndex
 from genaug.errors import GenaugError
 from genaug.models.classifier import ConvNet
 from genaug.models.neuralaug import NeuralAugment
-from genaug.workflow import check_config
 
 CPU = torch.device("cpu")
 SETTINGS = {"steps": 6, "batch_size": 8, "lr": 1e-3, "width": 8}
@@ -134,21 +130,6 @@ def test_union_batches_remake_only_the_pool_images():
             assert (value in real) == (f == 0)
             assert f == 0 or label == 0  # the pool holds the minority's images
         batches.step()
-
-
-def default_config() -> dict:
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-
-
-@pytest.mark.parametrize(
-    "block, key, value",
-    [("mixup", "alpha", 0), ("cutmix", "alpha", -1.0), ("neuralaug", "content", "l2")],
-)
-def test_bad_settings_are_one_line(block, key, value):
-    config = copy.deepcopy(default_config())
-    config["augment"][block][key] = value
-    with pytest.raises(GenaugError, match=rf"^config error at augment\.{block}\.{key}: [^\n]*$"):
-        check_config(config, REPO / "config" / "schema.yaml")
 
 
 def test_class_weights_with_a_batch_augmentation_are_refused():

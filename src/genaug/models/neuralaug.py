@@ -35,7 +35,6 @@ from genaug import runtime
 from genaug.errors import GenaugError
 from genaug.seeds import derive_seed
 
-
 #: how close to 0 and 1 the first image's pixels are taken for its logit
 EPS = 1e-3
 
