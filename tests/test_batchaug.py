@@ -4,14 +4,12 @@ against one seed at a time: test_classify.py; bad config blocks: test_augment.py
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from conftest import TRANSFORM_SETTINGS
+from conftest import TRANSFORM_SETTINGS, toy_inputs
 from genaug import classify
 from genaug.augment import MIXERS, BatchMixer
-from genaug.data.tables import ClassIndex
 from genaug.errors import GenaugError
 from genaug.models.classifier import ConvNet
 from genaug.models.neuralaug import NeuralAugment
@@ -24,27 +22,6 @@ def batch(n: int = 8, channels: int = 1, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     x = torch.rand(n, channels, 28, 28, generator=gen)
     return x, torch.arange(n) % 4, torch.ones(n, 1)
-
-
-def inputs(mix: str) -> classify.Inputs:
-    """Class 0 (the sources) has 2 training images, classes 1 and 2 have 4 each."""
-    y = torch.tensor([0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
-    x = torch.arange(len(y), dtype=torch.float32).view(-1, 1, 1, 1).expand(-1, 1, 28, 28) / 10
-    return classify.Inputs(
-        method="",
-        train=(x, y),
-        classes=ClassIndex([0, 1, 2]),
-        sources=(x[:2], y[:2]),
-        source_rows=torch.arange(2),
-        copies=3,
-        keep=None,
-        minority=0,
-        train_ids=np.array([f"img{i}" for i in range(len(y))]),
-        synthetic=None,
-        augment=TRANSFORM_SETTINGS,
-        seed=0,
-        mix=mix,
-    )
 
 
 @pytest.mark.parametrize("name", sorted(MIXERS))
@@ -97,7 +74,7 @@ def test_neuralaug_trains_its_augmenter_and_keeps_images_in_range(channels):
 @pytest.mark.parametrize("method", ["mixup", "cutmix", "neuralaug"])
 def test_runs_are_deterministic_and_differ_from_none(method):
     def losses(method):
-        plan = classify.STRATEGIES[method](inputs("alternate"))
+        plan = classify.STRATEGIES[method](toy_inputs(mix="alternate"))
         return classify.train_classifier(plan, 3, SETTINGS, 0, CPU)[1]
 
     mine = losses(method)
@@ -110,17 +87,19 @@ def test_batch_plans_fit_the_protocol(mix):
     """mixup and cutmix mix the real training set every other step in both scenarios (no
     top-up); neuralaug remakes the oversample plan's pool images, in the scenario's mix."""
     for name in MIXERS:
-        p = classify.STRATEGIES[name](inputs(mix))
+        p = classify.STRATEGIES[name](toy_inputs(mix=mix))
         assert p.mix == "alternate" and torch.equal(p.pool[0], p.train[0])
         assert isinstance(p.batch_augment, BatchMixer) and p.class_weights is None
-    neural, over = (classify.STRATEGIES[m](inputs(mix)) for m in ("neuralaug", "oversample"))
+    neural, over = (
+        classify.STRATEGIES[m](toy_inputs(mix=mix)) for m in ("neuralaug", "oversample")
+    )
     assert neural.mix == mix and torch.equal(neural.pool[0], over.pool[0])
     assert torch.equal(neural.pool_source, over.pool_source)
 
 
 def test_union_batches_remake_only_the_pool_images():
     """Imbalance: real images of a union batch are unchanged; every top-up slot is remade."""
-    plan = classify.STRATEGIES["neuralaug"](inputs("union"))
+    plan = classify.STRATEGIES["neuralaug"](toy_inputs(mix="union"))
     batches = classify.Batches(plan, 8, seed=0, device=CPU)
     real = set(plan.train[0][:, 0, 0, 0].tolist())
     for step in range(6):
@@ -133,7 +112,7 @@ def test_union_batches_remake_only_the_pool_images():
 
 
 def test_class_weights_with_a_batch_augmentation_are_refused():
-    plan = classify.STRATEGIES["mixup"](inputs("union"))
+    plan = classify.STRATEGIES["mixup"](toy_inputs(mix="union"))
     with pytest.raises(GenaugError, match="class weights and a batch augmentation"):
         classify.Plan(plan.train, plan.pool, plan.mix, torch.ones(3), None, plan.batch_augment)
     with pytest.raises(GenaugError, match="set augment.neuralaug.content to one of"):
