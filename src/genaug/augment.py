@@ -172,7 +172,9 @@ class BatchMixer:
     """MixUp (Zhang et al. 2018) or CutMix (Yun et al. 2019) of whole batches, by
     ``v2.MixUp`` / ``v2.CutMix`` with Beta(``alpha``, ``alpha``) mixing weights: each image is
     mixed with its neighbour in the (randomly drawn) batch, and the targets are the two
-    one-hot labels mixed in the same proportion (by area for CutMix)."""
+    one-hot labels mixed in the same proportion (by area for CutMix). It mixes every image of
+    the batch it is given (``flag`` is not read): its plans draw whole batches from the pool
+    (mix "alternate")."""
 
     name: str
     alpha: float

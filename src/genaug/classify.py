@@ -314,8 +314,8 @@ def train_stacked(
     (:class:`~genaug.models.stacked.StackedModels`): each seed keeps its initialisation,
     batches, class weights, batch augmentation (a neuralaug augmenter each) and BatchNorm
     statistics, and the sum of the seeds' losses has disjoint gradients, so each seed's Adam
-    update is its own. Equal to training them one
-    after the other up to float rounding (``tests/test_classify.py`` states the tolerance)."""
+    update is its own. Equal to training them one after the other up to float rounding
+    (``tests/test_classify.py`` states the tolerance)."""
     from genaug.models.stacked import StackedModels
 
     models = [
