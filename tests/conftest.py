@@ -1,4 +1,5 @@
-"""Shared test helpers: where the repository is, and running the real Snakemake CLI."""
+"""Shared test helpers: where the repository is, running the real Snakemake CLI, and a toy
+classifier run's inputs."""
 
 from __future__ import annotations
 
@@ -124,3 +125,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def toy_inputs(method="", *, keep=None, synthetic=None, mix="union"):
+    """A run's :class:`genaug.classify.Inputs` on ten constant images (image i is i / 10): class
+    0 has 2 training images, classes 1 and 2 have 4 each; the sources are class 0."""
+    import numpy as np
+    import torch
+
+    from genaug import classify
+    from genaug.data.tables import ClassIndex
+
+    y = torch.tensor([0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    x = torch.arange(len(y), dtype=torch.float32).view(-1, 1, 1, 1).expand(-1, 1, 28, 28) / 10
+    return classify.Inputs(
+        method=method,
+        train=(x, y),
+        classes=ClassIndex([0, 1, 2]),
+        sources=(x[:2], y[:2]),
+        source_rows=torch.arange(2),
+        copies=3,
+        keep=keep,
+        minority=0,
+        train_ids=np.array([f"img{i}" for i in range(len(y))]),
+        synthetic=synthetic,
+        augment=TRANSFORM_SETTINGS,
+        seed=0,
+        mix=mix,
+    )

@@ -74,9 +74,13 @@ CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
         ("augmix", "mixture_width", 2.5, "2.5 is not of type 'integer'"),
         ("augmix", "chain_depth", 0, "0 is not valid under any of the given schemas"),
         ("augmix", "all_ops", "sometimes", "'sometimes' is not of type 'boolean'"),
+        ("mixup", "alpha", 0, "0 is less than or equal to the minimum of 0"),
+        ("cutmix", "alpha", -1.0, "-1.0 is less than or equal to the minimum of 0"),
+        ("neuralaug", "content", "l2", "'l2' is not one of ['l1', 'mse']"),
+        ("neuralaug", "content_weight", -1, "-1 is less than the minimum of 0"),
     ],
 )
-def test_bad_policy_settings_are_one_line(block, key, value, says):
+def test_bad_augment_settings_are_one_line(block, key, value, says):
     config = copy.deepcopy(CONFIG)
     config["augment"][block][key] = value
     with pytest.raises(GenaugError) as err:

@@ -9,11 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import TRANSFORM_SETTINGS
+from conftest import TRANSFORM_SETTINGS, toy_inputs
 from genaug import classify, io
 from genaug.augment import TRANSFORMS, transform_pool
 from genaug.data.fewshot import fewshot_split
-from genaug.data.tables import ClassIndex
 from genaug.errors import GenaugError
 from genaug.scenarios import Regime
 
@@ -87,29 +86,8 @@ def test_erasing_blanks_one_rectangle():
     assert ((area >= lo * 0.8) & (area <= hi * 1.2)).all()
 
 
-def inputs(method, *, keep=None, synthetic=None) -> classify.Inputs:
-    """Class 0 has 2 training images, classes 1 and 2 have 4 each; the sources are class 0."""
-    y = torch.tensor([0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
-    x = torch.arange(len(y), dtype=torch.float32).view(-1, 1, 1, 1).expand(-1, 1, 28, 28) / 10
-    return classify.Inputs(
-        method=method,
-        train=(x, y),
-        classes=ClassIndex([0, 1, 2]),
-        sources=(x[:2], y[:2]),
-        source_rows=torch.arange(2),
-        copies=3,
-        keep=keep,
-        minority=0,
-        train_ids=np.array([f"img{i}" for i in range(len(y))]),
-        synthetic=synthetic,
-        augment=TRANSFORM_SETTINGS,
-        seed=0,
-        mix="union",
-    )
-
-
 def plan(method, **kwargs) -> classify.Plan:
-    return classify.STRATEGIES.get(method, classify.synthetic_pool)(inputs(method, **kwargs))
+    return classify.STRATEGIES.get(method, classify.synthetic_pool)(toy_inputs(method, **kwargs))
 
 
 @pytest.mark.parametrize(
@@ -130,7 +108,7 @@ def test_baseline_plans_change_what_they_should():
     assert torch.bincount(under.train[1]).tolist() == [2, 2, 2]
     weights = plan("weighted").class_weights
     assert weights.tolist() == pytest.approx([10 / (3 * 2), 10 / (3 * 4), 10 / (3 * 4)])
-    assert torch.equal(plan("none").train[1], inputs("none").train[1])  # all real images
+    assert torch.equal(plan("none").train[1], toy_inputs("none").train[1])  # all real images
 
 
 @pytest.mark.parametrize("method", sorted(TRANSFORMS))
@@ -154,15 +132,19 @@ def test_generators_plan_their_synthetic_pool():
 
 
 @pytest.mark.parametrize(
-    "method, weighted", [("none", False), ("classical", False), ("none", True)]
+    "method, weighted",
+    [("none", False), ("classical", False), ("none", True), ("mixup", False), ("neuralaug", False)],
 )
 @pytest.mark.parametrize("arch", ["conv4", "densenet"])
 def test_stacked_seeds_match_one_seed_at_a_time(task, embedded, method, weighted, arch):
     """Training a job's seeds as one stacked network gives each seed the losses and test
     predictions it gets alone, up to float rounding: losses within 1e-5, probabilities within
-    1e-4 after a few steps (longer runs drift apart as rounding differences grow)."""
+    1e-4 after three steps. Longer runs drift apart as rounding differences grow: Adam's first
+    updates are about lr x sign(gradient), so a weight whose gradient is near zero turns a
+    rounding difference into one of order lr (mixup on the DenseNet, seed 1, is 3e-5 apart in
+    its 4th loss)."""
     table, _ = task
-    settings = {**SETTINGS, "steps": 4, "arch": arch}
+    settings = {**SETTINGS, "steps": 3, "arch": arch}
     cpu = torch.device("cpu")
     runs = []
     for seed in (0, 1, 2):

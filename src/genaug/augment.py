@@ -14,15 +14,17 @@ blends towards the image mean (lifting black), ``Solarize`` at its strongest (th
 inverts the whole image, and AugMix's mixing keeps the background only where every chain
 keeps it.
 
-MixUp and CutMix (v2.MixUp, v2.CutMix) are not here: they mix pairs of images *and their
-labels* within a training batch, so they cannot be a pool of hard-labelled copies built
-before training. They belong in the classifier's training loop (``train_classifier`` in
-classify.py: apply the mixer to each drawn batch with integer labels, and take
-``F.cross_entropy`` against the soft targets it returns); that is left for the classify
-rewrite.
+MixUp and CutMix (v2.MixUp, v2.CutMix) mix pairs of images *and their labels* within a
+training batch, so they cannot be a pool of hard-labelled copies built before training. They
+are batch augmentations (:class:`BatchAugment`): the classifier's training loop applies them
+to each batch drawn from a plan's pool (``Plan.batch_augment`` in classify.py) and takes the
+cross-entropy against the soft targets they return (:class:`BatchMixer`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -134,3 +136,78 @@ def transform_pool(images: torch.Tensor, n_per_image: int, transform, seed: int)
     finally:
         torch.set_rng_state(state)
     return torch.stack(copies).clamp_(0.0, 1.0)
+
+
+class AugmentRun(Protocol):
+    """One training run's state of a batch augmentation (made by :meth:`BatchAugment.start`)."""
+
+    def __call__(
+        self, x: torch.Tensor, y: torch.Tensor, flag: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's images and targets after augmentation: ``x`` (B x C x H x W), ``y``
+        (B integer labels) and ``flag`` (B x 1, 1 for images drawn from the pool) in; images
+        and targets out, the targets integer labels or B x n_classes class probabilities."""
+
+    def extra_loss(self) -> torch.Tensor | None:
+        """A term the training loop adds to the last batch's loss before ``backward`` (an
+        augmenter's own loss), or None."""
+
+    def step(self) -> None:
+        """Called after each classifier step (after ``backward``): an augmenter steps here."""
+
+
+class BatchAugment(Protocol):
+    """A batch augmentation of a plan (``Plan.batch_augment``): a frozen description that
+    makes a fresh :class:`AugmentRun` per training run, so two runs of one plan are alike."""
+
+    def start(self, seed: int, device: torch.device) -> AugmentRun: ...
+
+
+#: method name -> the torchvision.transforms.v2 class of the batch mixer of that name
+MIXERS = {"mixup": "MixUp", "cutmix": "CutMix"}
+
+
+@dataclass(frozen=True)
+class BatchMixer:
+    """MixUp (Zhang et al. 2018) or CutMix (Yun et al. 2019) of whole batches, by
+    ``v2.MixUp`` / ``v2.CutMix`` with Beta(``alpha``, ``alpha``) mixing weights: each image is
+    mixed with its neighbour in the (randomly drawn) batch, and the targets are the two
+    one-hot labels mixed in the same proportion (by area for CutMix). It mixes every image of
+    the batch it is given (``flag`` is not read): its plans draw whole batches from the pool
+    (mix "alternate")."""
+
+    name: str
+    alpha: float
+    n_classes: int
+
+    def start(self, seed: int, device: torch.device) -> Mixing:
+        return Mixing(self, seed)
+
+
+class Mixing:
+    """One run of a :class:`BatchMixer`. v2's mixers draw their weight (and CutMix its box)
+    from torch's global CPU RNG, which cannot be handed a generator; so each call runs under
+    ``torch.random.fork_rng`` with the global RNG set to this run's own state (seeded from
+    ``seed``), and keeps the state it leaves: the draws are one stream per run, and the
+    global RNG is as it was."""
+
+    def __init__(self, mixer: BatchMixer, seed: int) -> None:
+        from torchvision.transforms import v2
+
+        self.transform = getattr(v2, MIXERS[mixer.name])(
+            alpha=mixer.alpha, num_classes=mixer.n_classes
+        )
+        self.state = torch.Generator().manual_seed(seed).get_state()
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, flag: torch.Tensor):
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self.state)
+            x, target = self.transform(x, y)
+            self.state = torch.get_rng_state()
+        return x, target
+
+    def extra_loss(self) -> None:
+        return None
+
+    def step(self) -> None:
+        pass

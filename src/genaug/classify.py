@@ -14,6 +14,22 @@ Each method's training data comes from one strategy (:data:`STRATEGIES`; generat
 images, the augmented pool, how batches mix them (the scenario's: alternate or union) and
 class weights. The imbalance top-up is the one its split decided (``topup``).
 
+A plan can also carry a batch augmentation (``Plan.batch_augment``, see
+:class:`genaug.augment.BatchAugment`), applied to every batch drawn from its pool while the
+classifier trains, where the augmentation needs the batch or the classifier itself:
+
+- ``mixup``, ``cutmix`` (:class:`~genaug.augment.BatchMixer`): the pool is the real training
+  set and the mix is "alternate" in both scenarios, so every other batch is a batch of real
+  images mixed in pairs, with soft targets (the loss is the cross-entropy against class
+  probabilities). In imbalance there is no top-up: a mixed image has two labels, so it cannot
+  add images of one class.
+- ``neuralaug`` (:mod:`genaug.models.neuralaug`): the ``oversample`` plan (the sources
+  repeated; in imbalance the top-up's minority images, in the union), each pool image of a
+  batch replaced by the augmenter's output for it and a partner of its class. The classifier
+  steps ``classifier.steps`` times; the augmenter steps once on every step whose batch held
+  pool images: few-shot ``steps / 2`` times (the odd steps), imbalance on each batch that drew
+  a top-up slot.
+
 The initialisation and the real-batch stream depend only on (replicate seed, regime), so the
 methods of a replicate differ only in the augmentation: the comparison is paired.
 
@@ -24,6 +40,7 @@ images from the augmented pool, 0 for real images and at test time.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -36,13 +53,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from genaug import runtime
-from genaug.augment import TRANSFORMS, transform_pool
+from genaug.augment import MIXERS, TRANSFORMS, BatchAugment, BatchMixer, transform_pool
 from genaug.data.imbalance import TopUp
 from genaug.data.tables import ClassIndex, images_tensor, split_rows
 from genaug.errors import GenaugError
 from genaug.metrics import classification_metrics
 from genaug.models.base import sample_batch
 from genaug.models.classifier import make_classifier
+from genaug.models.neuralaug import NeuralAugment
 from genaug.provenance import provenance
 from genaug.scenarios import Regime, check_topup, owner
 from genaug.seeds import derive_seed
@@ -88,7 +106,7 @@ class Inputs:
 @dataclass(frozen=True)
 class Plan:
     """What one method trains on: real images, an augmented pool, how batches mix the two,
-    and class weights for the loss."""
+    class weights for the loss, and a batch augmentation of the images drawn from the pool."""
 
     train: Data
     pool: Data | None
@@ -96,6 +114,14 @@ class Plan:
     class_weights: torch.Tensor | None = None
     #: per pool image, the row in ``train`` of the real image it was made from (-1: none)
     pool_source: torch.Tensor | None = None
+    batch_augment: BatchAugment | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_augment is not None and self.class_weights is not None:
+            raise GenaugError(
+                "class weights and a batch augmentation (mixup, cutmix, neuralaug) do not go "
+                "together: the weighted loss is defined for hard labels; use one of the two"
+            )
 
 
 def real_only(inputs: Inputs) -> Plan:
@@ -111,6 +137,20 @@ def transformed(name: str, inputs: Inputs) -> Plan:
 def oversampled(inputs: Inputs) -> Plan:
     """The source images repeated, in turn."""
     return inputs.copied(inputs.sources[0].repeat_interleave(inputs.copies, 0))
+
+
+def mixed(name: str, inputs: Inputs) -> Plan:
+    """MixUp / CutMix: the real training set as the pool, every other batch mixed."""
+    block = inputs.augment[name]
+    mixer = BatchMixer(name, float(block["alpha"]), len(inputs.classes))
+    rows = torch.arange(len(inputs.train[1]))
+    return Plan(inputs.train, inputs.train, "alternate", pool_source=rows, batch_augment=mixer)
+
+
+def neural(inputs: Inputs) -> Plan:
+    """Neural augmentation: the oversample plan, its pool images remade by the augmenter."""
+    spec = NeuralAugment(inputs.augment["neuralaug"], inputs.sources, len(inputs.classes))
+    return dataclasses.replace(oversampled(inputs), batch_augment=spec)
 
 
 def undersampled(inputs: Inputs) -> Plan:
@@ -143,6 +183,8 @@ def synthetic_pool(inputs: Inputs) -> Plan:
 STRATEGIES = {
     "none": real_only,
     **{name: partial(transformed, name) for name in TRANSFORMS},
+    **{name: partial(mixed, name) for name in MIXERS},
+    "neuralaug": neural,
     "oversample": oversampled,
     "undersample": undersampled,
     "weighted": weighted,
@@ -167,7 +209,11 @@ class Batches:
     there is one; ``mix="union"``: every batch is drawn from real + pool images. Each batch
     comes with the ``is_synthetic`` flag of its images (1: from the pool). The draws come
     from two private RNGs derived from the run's seed, so they do not depend on how the
-    network is initialised or on the other seeds trained beside it."""
+    network is initialised or on the other seeds trained beside it.
+
+    The plan's batch augmentation, if any, is started afresh (from a seed derived from the
+    run's) and applied to each batch that holds pool images; :meth:`extra_loss` and
+    :meth:`step` hand its own loss term and step to the training loop."""
 
     def __init__(self, plan: Plan, batch_size: int, seed: int, device: torch.device) -> None:
         self.batch_size = batch_size
@@ -175,7 +221,11 @@ class Batches:
         self.pool_rng = runtime.rng(derive_seed(seed, "pool-batches"))
         self.x_real, self.y_real = (runtime.channels_last(t.to(device), device) for t in plan.train)
         self.f_real = torch.zeros(len(self.x_real), 1, device=device)
+        self.n_real = len(self.x_real)
         self.pool = None
+        self.augment = None
+        if plan.batch_augment is not None:
+            self.augment = plan.batch_augment.start(derive_seed(seed, "batch-augment"), device)
         if plan.pool is not None:
             x_pool, y_pool = (runtime.channels_last(t.to(device), device) for t in plan.pool)
             f_pool = torch.ones(len(x_pool), 1, device=device)
@@ -187,13 +237,29 @@ class Batches:
                 self.pool = x_pool, y_pool, f_pool
 
     def draw(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if self.pool is not None and step % 2 == 1:
+        """Images, targets (labels, or class probabilities after a mixer) and flags."""
+        from_pool = self.pool is not None and step % 2 == 1
+        if from_pool:
             x, y, flag = self.pool
             rng = self.pool_rng
         else:
             x, y, flag, rng = self.x_real, self.y_real, self.f_real, self.real_rng
-        idx = sample_batch(len(x), self.batch_size, rng).to(x.device)
-        return x[idx], y[idx], flag[idx]
+        idx = sample_batch(len(x), self.batch_size, rng)
+        from_pool = from_pool or bool((idx >= self.n_real).any())  # union: pool rows at the end
+        idx = idx.to(x.device)
+        x, y, flag = x[idx], y[idx], flag[idx]
+        if self.augment is not None and from_pool:
+            x, y = self.augment(x, y, flag)
+        return x, y, flag
+
+    def extra_loss(self) -> torch.Tensor | None:
+        """The batch augmentation's own loss term for the last batch (neuralaug), or None."""
+        return None if self.augment is None else self.augment.extra_loss()
+
+    def step(self) -> None:
+        """After the classifier's backward pass: the batch augmentation's step (neuralaug)."""
+        if self.augment is not None:
+            self.augment.step()
 
 
 def new_classifier(settings: dict, n_classes: int, train: Data, seed: int) -> nn.Module:
@@ -218,8 +284,8 @@ def train_classifier(
     compile: bool = False,
 ) -> tuple[nn.Module, list[float]]:
     """Train one network on ``plan`` for ``settings["steps"]`` steps (:class:`Batches`);
-    returns it and its loss at every step. ``compile`` compiles the network with
-    ``torch.compile``."""
+    returns it and its loss at every step (the classifier's cross-entropy, against soft targets
+    on mixed batches). ``compile`` compiles the network with ``torch.compile``."""
     model = runtime.prepare(
         new_classifier(settings, n_classes, plan.train, seed), device, compile=compile
     )
@@ -232,9 +298,11 @@ def train_classifier(
         x, y, flag = batches.draw(step)
         with runtime.autocast(device):
             loss = F.cross_entropy(model(x, is_synthetic=flag).float(), y, weight=weight)
+        extra = batches.extra_loss()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss if extra is None else loss + extra).backward()
         optimizer.step()
+        batches.step()
         losses.append(loss.item())
     return model, losses
 
@@ -244,9 +312,10 @@ def train_stacked(
 ) -> list[tuple[nn.Module, list[float]]]:
     """:func:`train_classifier` for every ``(plan, seed)`` at once, as one stacked network
     (:class:`~genaug.models.stacked.StackedModels`): each seed keeps its initialisation,
-    batches, class weights and BatchNorm statistics, and the sum of the seeds' losses has
-    disjoint gradients, so each seed's Adam update is its own. Equal to training them one
-    after the other up to float rounding (``tests/test_classify.py`` states the tolerance)."""
+    batches, class weights, batch augmentation (a neuralaug augmenter each) and BatchNorm
+    statistics, and the sum of the seeds' losses has disjoint gradients, so each seed's Adam
+    update is its own. Equal to training them one after the other up to float rounding
+    (``tests/test_classify.py`` states the tolerance)."""
     from genaug.models.stacked import StackedModels
 
     models = [
@@ -269,15 +338,23 @@ def train_stacked(
         x, y, flag = (torch.stack(t) for t in zip(*(b.draw(step) for b in streams), strict=True))
         with runtime.autocast(device):
             logits = stacked(x, flag).float()
-        nll = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+        # y: S x B labels, or S x B x C class probabilities on mixed batches
+        nll = F.cross_entropy(logits.flatten(0, 1), y.flatten(0, 1), reduction="none")
+        nll = nll.view(logits.shape[:2])
         if weights is None:
             loss = nll.mean(1)
         else:  # F.cross_entropy's weighted mean, per seed
             w = weights.gather(1, y)
             loss = (w * nll).sum(1) / w.sum(1)
+        total = loss.sum()
+        extras = [e for b in streams if (e := b.extra_loss()) is not None]
+        if extras:
+            total = total + torch.stack(extras).sum()
         optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        total.backward()
         optimizer.step()
+        for b in streams:
+            b.step()
         losses.append(loss.detach())
     per_seed = torch.stack(losses).T.cpu().tolist() if losses else [[] for _ in plans]
     return list(zip(stacked.unstack(), per_seed, strict=True))
