@@ -202,7 +202,8 @@ IMBALANCE = Scenario(
     level_name="kept fraction",
     describe=_imbalance_text,
     split=_imbalance_split,
-    own_methods=("oversample", "undersample", "weighted"),
+    # cyclegan translates the other classes' images into the minority: imbalance only
+    own_methods=("oversample", "undersample", "weighted", "cyclegan"),
     default_metrics=("balanced_accuracy", "minority_f1"),
     mix="union",
     tops_up=True,
