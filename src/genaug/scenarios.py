@@ -247,10 +247,15 @@ def regimes(config: dict) -> dict[str, list[Regime]]:
     }
 
 
-def display_regime(config: dict) -> Regime:
+def display_regime(config: dict, method: str | None = None) -> Regime:
     """The regime whose synthetic images the sample figures show: the first configured
-    scenario's (in :data:`SCENARIOS` order) ``display`` regime."""
-    spec = next(s for s in SCENARIOS.values() if s.name in config["scenarios"])
+    scenario's (in :data:`SCENARIOS` order) that runs ``method`` (None: any), its
+    ``display`` regime."""
+    spec = next(
+        s
+        for s in SCENARIOS.values()
+        if s.name in config["scenarios"] and (method is None or s.applies(method))
+    )
     return regimes(config)[spec.name][spec.display]
 
 

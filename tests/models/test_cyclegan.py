@@ -13,7 +13,7 @@ import torch
 import yaml
 from tiny_models import augment, fit, make, nearest_sq_dist
 
-from conftest import REPO, toy_data
+from conftest import REPO, snakemake, toy_data
 from genaug.data.imbalance import TopUp
 from genaug.errors import GenaugError
 from genaug.generation import generate, train_generator, translation_sources
@@ -174,3 +174,19 @@ def test_generate_stops_when_the_model_was_fit_towards_another_class(trained, tm
     with pytest.raises(GenaugError, match=rf"makes class\(es\) \[{topup.minority}\], not the "):
         generate_topup(trained, tmp_path / "a", dataclasses.replace(topup, minority=other))
 
+
+def test_the_workflow_fits_it_in_the_imbalance_scenario_only(tmp_path):
+    proc = snakemake(
+        tmp_path,
+        "-n",
+        "all",
+        "--config",
+        "methods=[none,cyclegan]",
+        "scenarios=[fewshot,imbalance]",
+        "replicates=[0,1]",
+    )
+    jobs = [line for line in proc.stdout.splitlines() if "generator=cyclegan" in line]
+    regimes = {
+        part.split("=")[1] for line in jobs for part in line.split(", ") if "regime=" in part
+    }
+    assert regimes == {"frac0.1", "frac0.5"}, proc.stdout
