@@ -228,7 +228,7 @@ def generate(
         {
             "regime": regime.tag,
             "n_per_image": n_per_image,
-            "ratio": None if keep is None else topup.ratio,
+            "ratio": topup.ratio if regime.spec.tops_up else None,
             "checkpoint": str(model_path),
         },
         seed=seed,

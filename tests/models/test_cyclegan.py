@@ -14,10 +14,19 @@ import yaml
 from tiny_models import augment, fit, make, nearest_sq_dist
 
 from conftest import REPO, snakemake, toy_data
+from genaug import io
 from genaug.data.imbalance import TopUp
 from genaug.errors import GenaugError
 from genaug.generation import generate, train_generator, translation_sources
-from genaug.scenarios import FEWSHOT, IMBALANCE, Regime, owner, read_split, write_split
+from genaug.scenarios import (
+    FEWSHOT,
+    IMBALANCE,
+    Regime,
+    display_regime,
+    owner,
+    read_split,
+    write_split,
+)
 
 pytestmark = pytest.mark.usefixtures("deterministic_cpu")
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -91,6 +100,9 @@ def test_bad_hparams_and_an_unfit_model_are_one_line(make_it, match):
 def test_is_an_imbalance_only_method():
     assert owner("cyclegan") is IMBALANCE
     assert IMBALANCE.applies("cyclegan") and not FEWSHOT.applies("cyclegan")
+    # its sample figure shows an imbalance regime, whatever scenario comes first
+    both = {**CONFIG, "scenarios": ["fewshot", "imbalance"]}
+    assert display_regime(both).tag == "k5" and display_regime(both, "cyclegan").tag == "frac0.1"
 
 
 @pytest.mark.parametrize("n_needed", [3, 7])
@@ -166,6 +178,7 @@ def test_generate_tops_the_minority_up_with_translations(trained, tmp_path):
     again = generate_topup(trained, tmp_path / "b")
     assert again["image"].tolist() == synth["image"].tolist()
     assert again["source_image_id"].tolist() == sources
+    assert io.read_parquet_meta(tmp_path / "a.parquet")["config"]["ratio"] == topup.ratio
 
 
 def test_generate_stops_when_the_model_was_fit_towards_another_class(trained, tmp_path):
