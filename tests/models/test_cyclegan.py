@@ -11,13 +11,15 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from test_generation import generate_into
 from tiny_models import augment, fit, make, nearest_sq_dist
 
 from conftest import REPO, snakemake, toy_data
 from genaug import io
 from genaug.data.imbalance import TopUp
+from genaug.data.tables import synthetic_by_real
 from genaug.errors import GenaugError
-from genaug.generation import generate, train_generator, translation_sources
+from genaug.generation import train_generator, translation_sources
 from genaug.scenarios import (
     FEWSHOT,
     IMBALANCE,
@@ -148,20 +150,10 @@ def trained(embedded, tmp_path_factory):
 
 
 def generate_topup(trained, out, topup=None):
+    """:func:`generate` at fraction 0.2 into ``out``, with the split's top-up or ``topup``."""
     table, split, split_topup, model = trained
-    return generate(
-        model,
-        table,
-        split,
-        Regime("imbalance", 0.2),
-        n_per_image=3,
-        seed=5,
-        device="cpu",
-        out_table=out.with_suffix(".parquet"),
-        out_shards=out.with_suffix(".shards"),
-        shard_size=10,
-        topup=topup or split_topup,
-    )
+    regime = Regime("imbalance", 0.2)
+    return generate_into(out, model, table, split, regime, topup=topup or split_topup)
 
 
 def test_generate_tops_the_minority_up_with_translations(trained, tmp_path):
@@ -179,6 +171,11 @@ def test_generate_tops_the_minority_up_with_translations(trained, tmp_path):
     assert again["image"].tolist() == synth["image"].tolist()
     assert again["source_image_id"].tolist() == sources
     assert io.read_parquet_meta(tmp_path / "a.parquet")["config"]["ratio"] == topup.ratio
+    # the sample figure: a row per source, the source then its translation
+    rows, labels = synthetic_by_real(trained[0], split, synth, n_real=8, n_per_real=8)
+    assert [r.shape for r in rows] == [(2, 28, 28)] * 8
+    assert all(f"class {topup.minority} from " in t for t in labels)
+    assert f"from {topup.minority}" not in " ".join(labels)
 
 
 def test_generate_stops_when_the_model_was_fit_towards_another_class(trained, tmp_path):
