@@ -102,7 +102,7 @@ class ResnetGenerator(nn.Module):
 class PatchDiscriminator(nn.Module):
     """A PatchGAN-style discriminator: two stride-2 4x4 convs with instance norm and
     LeakyReLU(0.2) (:func:`~genaug.models.blocks.conv_features`), then a 3x3 conv to one
-    logit per H/4 x W/4 patch (each sees a 10 x 10 receptive field)."""
+    logit per H/4 x W/4 patch (each sees an 18 x 18 receptive field)."""
 
     def __init__(self, channels: int, image_channels: int = 1) -> None:
         super().__init__()
