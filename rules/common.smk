@@ -2,7 +2,7 @@
 import re
 
 from genaug.scenarios import (
-    ADDS_NO_IMAGES,
+    UNMEASURED,
     display_regime,
     parse_regime,
     regimes,
@@ -21,6 +21,10 @@ REGIMES = {s: [r.tag for r in rs] for s, rs in regimes(config).items()}
 SCENARIOS = list(REGIMES)
 ALL_REGIMES = [tag for tags in REGIMES.values() for tag in tags]
 SCENARIO_METHODS = {s: scenario(s).methods(config) for s in SCENARIOS}
+# the generators some configured scenario runs (cyclegan: imbalance only)
+RUN_GENERATORS = [
+    g for g in GENERATORS if any(g in ms for ms in SCENARIO_METHODS.values())
+]
 METRICS = {
     s: config["stats"]["metrics"].get(s) or list(scenario(s).default_metrics)
     for s in SCENARIOS
@@ -31,8 +35,12 @@ SCENARIO_OF_AXIS = {scenario(s).axis: s for s in SCENARIOS}
 TAG = "{regime}-seed{seed}"
 SYNTHETIC = f"{OUT}/synthetic/{{generator}}/{TAG}.parquet"
 SHARDS = f"{OUT}/synthetic/{{generator}}/{TAG}.shards"
-# the regime whose synthetic images the sample figures show
-DISPLAY_REGIME = display_regime(config).tag
+
+
+def display_tag(generator):
+    """The regime whose synthetic images the sample figures show, of a scenario that runs
+    ``generator``."""
+    return display_regime(config, generator).tag
 
 
 wildcard_constraints:
@@ -84,7 +92,7 @@ def scenario_figures(s):
 
 def all_figures():
     figures = [f for s in SCENARIOS for f in scenario_figures(s)]
-    for generator in GENERATORS:
+    for generator in RUN_GENERATORS:
         figures += [
             f"{OUT}/figures/synthetic_{generator}.png",
             f"{OUT}/figures/training_{generator}.png",
@@ -109,7 +117,9 @@ def training_logs(wildcards):
     return sorted(
         {
             f"{generator_dir(wildcards.generator, regime, seed)}/train_log.csv"
-            for regime in ALL_REGIMES
+            for s in SCENARIOS
+            if wildcards.generator in SCENARIO_METHODS[s]
+            for regime in REGIMES[s]
             for seed in SEEDS
         }
     )
@@ -123,7 +133,7 @@ def split_settings(wildcards):
 
 # the methods whose augmented images the quality stage measures, per scenario
 QUALITY_METHODS = {
-    s: [m for m in SCENARIO_METHODS[s] if m not in ADDS_NO_IMAGES] for s in SCENARIOS
+    s: [m for m in SCENARIO_METHODS[s] if m not in UNMEASURED] for s in SCENARIOS
 }
 
 

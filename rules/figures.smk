@@ -27,9 +27,16 @@ rule figure_metric:
 rule figure_synthetic:
     input:
         table=rules.prepare.output.table,
-        split=expand(rules.subsample.output.split, regime=DISPLAY_REGIME, seed=SEEDS[0]),
-        synthetic=expand(
-            SYNTHETIC, regime=DISPLAY_REGIME, seed=SEEDS[0], allow_missing=True
+        split=lambda wc: expand(
+            rules.subsample.output.split,
+            regime=display_tag(wc.generator),
+            seed=SEEDS[0],
+        ),
+        synthetic=lambda wc: expand(
+            SYNTHETIC,
+            generator=wc.generator,
+            regime=display_tag(wc.generator),
+            seed=SEEDS[0],
         ),
     output:
         figure=report(

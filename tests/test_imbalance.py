@@ -12,7 +12,7 @@ from genaug import classify
 from genaug.data.imbalance import TopUp, imbalance_split, kept, minority_topup, topup_index
 from genaug.errors import GenaugError
 from genaug.metrics import auroc, classification_metrics
-from genaug.scenarios import Regime, read_split, write_split
+from genaug.scenarios import OWN_METHODS, Regime, read_split, write_split
 
 SETTINGS = {"steps": 20, "batch_size": 16, "lr": 1e-3, "width": 8}
 AUGMENT = {"n_per_image": 2, **TRANSFORM_SETTINGS}
@@ -185,12 +185,11 @@ def test_synthetic_minority_images_join_the_training_set(task):
     assert record["provenance"]["checkpoint_sha256"] == ["0" * 64]
 
 
-def test_imbalance_only_methods_refuse_few_shot(task):
+@pytest.mark.parametrize("method", sorted(OWN_METHODS))
+def test_imbalance_only_methods_refuse_few_shot(task, method):
     table, split, _ = task
-    with pytest.raises(GenaugError, match="imbalance scenario only"):
-        classify.run(
-            "weighted", Regime("fewshot", 1), 0, table, split, None, SETTINGS, AUGMENT, "cpu"
-        )
+    with pytest.raises(GenaugError, match=f"method '{method}' is for the imbalance scenario only"):
+        classify.run(method, Regime("fewshot", 1), 0, table, split, None, SETTINGS, AUGMENT, "cpu")
 
 
 def test_imbalance_run_needs_the_splits_topup(task):

@@ -170,7 +170,9 @@ def generate(
 
     Few-shot: ``n_per_image`` per real training image. Imbalance: the ``topup`` that the
     split decided: images of the minority class only, made from (or, for class-conditional
-    generators, drawn for) its real training images in turn.
+    generators, drawn for) its real training images in turn; a translator
+    (``model.translates``) makes them from the other classes' training images instead
+    (:func:`translation_sources`), one each.
     """
     check_topup(regime, topup)
     dev = runtime.setup(threads=1, seed=seed, device=device)
@@ -182,11 +184,13 @@ def generate(
     else:  # transfer: the target classes are new to the model
         classes = ClassIndex(rows["label"])
     keep = None
-    if regime.spec.tops_up:
+    gen_seed = derive_seed(seed, "generate", model.name, regime.tag)
+    if regime.spec.tops_up and model.translates:
+        rows, n_per_image = translation_sources(rows, topup, gen_seed), 1
+    elif regime.spec.tops_up:
         rows = rows[rows["label"] == topup.minority].reset_index(drop=True)
         n_per_image, keep = topup.copies, topup.keep
     images = images_tensor(rows["image"])
-    gen_seed = derive_seed(seed, "generate", model.name, regime.tag)
     synth = model.augment(
         images,
         classes.encode(rows["label"]),
@@ -196,6 +200,14 @@ def generate(
     )
     if keep is not None:
         synth = Synthetic(*(t[torch.as_tensor(keep, dtype=torch.long)] for t in astuple(synth)))
+    if regime.spec.tops_up and len(synth.labels):
+        made = classes.decode(synth.labels.unique()).tolist()
+        if made != [topup.minority]:
+            raise GenaugError(
+                f"the {model.name} model at {model_path} makes class(es) {made}, not the "
+                f"split's minority {topup.minority}: delete it so that it is retrained on "
+                "this split (a translator's target is the least frequent training class)"
+            )
     source = synth.source_index.numpy()
     source_ids = np.where(source >= 0, rows["image_id"].to_numpy()[np.maximum(source, 0)], None)
     df = pd.DataFrame(
@@ -216,7 +228,7 @@ def generate(
         {
             "regime": regime.tag,
             "n_per_image": n_per_image,
-            "ratio": None if keep is None else topup.ratio,
+            "ratio": topup.ratio if regime.spec.tops_up else None,
             "checkpoint": str(model_path),
         },
         seed=seed,
@@ -228,6 +240,15 @@ def generate(
     io.write_shards(df, out_shards, shard_size, meta=prov)
     log.info("wrote %d synthetic images from %d real ones", len(df), len(rows))
     return df
+
+
+def translation_sources(rows: pd.DataFrame, topup: TopUp, seed: int) -> pd.DataFrame:
+    """The sources of a translator's top-up: ``topup.n_needed`` training rows of the classes
+    other than the minority, in an order drawn from ``seed`` (a permutation, repeated when
+    more are needed than there are), with a fresh index (the synthetic images' source rows)."""
+    others = rows[rows["label"] != topup.minority].reset_index(drop=True)
+    order = np.random.default_rng(seed).permutation(len(others))
+    return others.iloc[np.resize(order, topup.n_needed)].reset_index(drop=True)
 
 
 def check_trained_on(model_path: str | Path, table: pd.DataFrame, split: pd.DataFrame | None):

@@ -206,7 +206,8 @@ IMBALANCE = Scenario(
     level_name="kept fraction",
     describe=_imbalance_text,
     split=_imbalance_split,
-    own_methods=("oversample", "undersample", "weighted"),
+    # cyclegan translates the other classes' images into the minority: imbalance only
+    own_methods=("oversample", "undersample", "weighted", "cyclegan"),
     default_metrics=("balanced_accuracy", "minority_f1"),
     mix="union",
     tops_up=True,
@@ -216,9 +217,9 @@ IMBALANCE = Scenario(
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (FEWSHOT, IMBALANCE)}
 #: methods that only some scenario runs (the imbalance baselines)
 OWN_METHODS = frozenset(m for s in SCENARIOS.values() for m in s.own_methods)
-#: methods that add no images to the classifier's data (the quality stage has nothing to
-#: measure for them)
-ADDS_NO_IMAGES = frozenset({"none", "undersample", "weighted"})
+#: methods without a set of added images for the quality stage to measure: the baselines that
+#: add none, and the batch-level ones, whose images are made inside the classifier's training
+UNMEASURED = frozenset({"none", "undersample", "weighted", "mixup", "cutmix", "neuralaug"})
 
 
 def scenario(name: str) -> Scenario:
@@ -254,10 +255,15 @@ def regimes(config: dict) -> dict[str, list[Regime]]:
     }
 
 
-def display_regime(config: dict) -> Regime:
+def display_regime(config: dict, method: str | None = None) -> Regime:
     """The regime whose synthetic images the sample figures show: the first configured
-    scenario's (in :data:`SCENARIOS` order) ``display`` regime."""
-    spec = next(s for s in SCENARIOS.values() if s.name in config["scenarios"])
+    scenario's (in :data:`SCENARIOS` order) that runs ``method`` (None: any), its
+    ``display`` regime."""
+    spec = next(
+        s
+        for s in SCENARIOS.values()
+        if s.name in config["scenarios"] and (method is None or s.applies(method))
+    )
     return regimes(config)[spec.name][spec.display]
 
 

@@ -26,12 +26,13 @@ NOT_IN_DEFAULT_RUN = {
     "began": "collapses to blank images within a CPU budget (issue 12)",
     "diffusion": "about 250 CPU s per few-shot regime: over the 15-minute budget (issue 11)",
     "sdedit": "waits for the default run's budget, with diffusion (issue 11)",
+    "cyclegan": "waits for the default run's budget to be re-measured (issue 12)",
 }
 
 
 def test_schema_enumerates_the_registered_generators():
     methods = set(SCHEMA["properties"]["methods"]["items"]["enum"])
-    assert methods - set(GENERATORS) == {"none", *TRANSFORMS, *OWN_METHODS}
+    assert methods - set(GENERATORS) == {"none", *TRANSFORMS, *(OWN_METHODS - set(GENERATORS))}
     generators = SCHEMA["properties"]["generators"]
     assert set(generators["properties"]) == set(generators["required"]) == set(GENERATORS)
 

@@ -22,6 +22,8 @@ TINY = {
     "began": {"z_dim": 4, "hidden_dim": 4, "base_channels": 8},
     "diffusion": {"base_channels": 8, "sample_steps": 4},
     "sdedit": {"base_channels": 8, "sample_steps": 4},
+    # dropout: the noise that makes two translations of one image differ
+    "cyclegan": {"base_channels": 8, "n_residual": 1, "disc_channels": 8, "dropout": 0.25},
 }
 
 

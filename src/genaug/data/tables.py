@@ -80,12 +80,22 @@ def synthetic_by_real(
     table: pd.DataFrame, split: pd.DataFrame, synthetic: pd.DataFrame, n_real: int, n_per_real: int
 ) -> tuple[list[np.ndarray], list[str]]:
     """Figure rows: a real training image, then synthetic images made from it (or, for
-    generators that sample per class, synthetic images of its class)."""
+    generators that sample per class, synthetic images of its class). Where each of a class's
+    synthetic images has a source of its own (a translator's top-up, made from other classes'
+    images), a row per source instead: the source, then its image, up to ``n_real`` rows."""
     train = split_rows(table, split, "train").drop_duplicates("label").set_index("label")
+    by_id = table.set_index("image_id")
     rows, labels = [], []
     for label in sorted(synthetic["label"].unique())[:n_real]:
         same = synthetic[synthetic["label"] == label]
         sources = same["source_image_id"].dropna()
+        if len(sources) > 1 and sources.is_unique:
+            for _, made in same.loc[sources.index[:n_real]].iterrows():
+                real = by_id.loc[made["source_image_id"]]
+                pngs = [real["image"], made["image"]]
+                rows.append(decode_images(pngs, mode=png_mode(real["image"])))
+                labels.append(f"class {label} from {real['label']}")
+            continue
         if len(sources):
             real_id = sources.iloc[0]
             same = same[same["source_image_id"] == real_id]

@@ -103,6 +103,10 @@ class Generator(nn.Module):
     no_compile: ClassVar[tuple[str, ...]] = ()
     #: each synthetic image is made from one real image (False: sampled per class)
     from_source: ClassVar[bool] = True
+    #: a translator (CycleGAN) turns images of the other classes into images of one class,
+    #: which :meth:`output_labels` gives them: the imbalance top-up then takes the other
+    #: classes' training images as its sources (``genaug.generation.generate``)
+    translates: ClassVar[bool] = False
 
     def __init__(
         self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
@@ -250,8 +254,9 @@ class Generator(nn.Module):
         device: torch.device,
     ) -> Synthetic:
         """``n_per_image`` synthetic images for every real ``(image, label)``, in order, with
-        its label; ``source_index`` is the row of the real image each came from (``-1`` for a
-        generator that samples per class). Restores the train/eval mode."""
+        its label (:meth:`output_labels`); ``source_index`` is the row of the real image each
+        came from (``-1`` for a generator that samples per class). Restores the train/eval
+        mode."""
         self.check_images(images)
         device = torch.device(device)
         labels = labels.detach().cpu().long()
@@ -264,9 +269,13 @@ class Generator(nn.Module):
             self.train(was_training)
         return Synthetic(
             images=out,
-            labels=labels[source],
+            labels=self.output_labels(labels, source),
             source_index=source if self.from_source else torch.full_like(source, -1),
         )
+
+    def output_labels(self, labels: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        """The label of each output: that of its real image (a translator: its target's)."""
+        return labels[source]
 
     def map_chunks(
         self,

@@ -40,6 +40,7 @@ GENERATORS: dict[str, Entry] = {
     "began": Entry("genaug.models.began", "BEGAN", TRANSFER_OR_FIT),
     "diffusion": Entry("genaug.models.diffusion", "Diffusion", ("fit",)),
     "sdedit": Entry("genaug.models.diffusion", "SDEdit", ("transfer",)),
+    "cyclegan": Entry("genaug.models.cyclegan", "CycleGAN", ("fit",)),
 }
 
 
