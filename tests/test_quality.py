@@ -9,8 +9,11 @@ import re
 import pytest
 import torch
 
-from genaug import quality
+from genaug import classify, quality
+from genaug.data.fewshot import fewshot_split
+from genaug.data.tables import images_tensor
 from genaug.errors import GenaugError
+from genaug.scenarios import parse_regime
 
 N_CLASSES = 4
 #: short training: the toy classes are separable after a few dozen steps
@@ -161,9 +164,7 @@ def test_cas_of_one_class_is_nan(heldout, other, feats):
 
 def test_quality_row_has_every_metric(encoder, train, heldout):
     syn_x, syn_y, source = _repeat(*train, 3)
-    row = quality.quality_row(
-        encoder[0], syn_x, syn_y, source, *train, *heldout, seed=0
-    )
+    row = quality.quality_row(encoder[0], syn_x, syn_y, source, *train, *heldout, seed=0)
     assert set(row) == set(
         "n_synthetic n_reference fd kid kid_se precision recall density coverage prdc_k "
         "diversity memorised nn_ratio label_consistency cas".split()
@@ -204,3 +205,50 @@ def test_bad_input_gets_one_line(encoder, train, heldout, case, message):
 def test_the_encoder_needs_two_classes(train):
     with pytest.raises(GenaugError, match="at least 2 classes"):
         quality.train_encoder(train[0][:10], train[1][:10], seed=0, settings=FAST)
+
+
+# --------------------------------------------------------------------------- the workflow stage
+@pytest.fixture(scope="module")
+def small_table(embedded):
+    """Two source and three target classes of the embedded data, and a 2-shot split."""
+    source = embedded[embedded["role"] == "source"]["label"].unique()[:2]
+    target = embedded[embedded["role"] == "target"]["label"].unique()[:3]
+    table = embedded[embedded["label"].isin([*source, *target])].reset_index(drop=True)
+    return table, fewshot_split(table, k=2, k_max=2, seed=0)
+
+
+@pytest.mark.parametrize("on_source", [True, False])
+def test_encoders_learn_from_source_or_split_and_round_trip(small_table, tmp_path, on_source):
+    table, split = small_table
+    encoders = quality.train_encoders(table, {"k2-seed0": split}, on_source, 0, FAST, "cpu")
+    scope = "source" if on_source else "k2-seed0"
+    assert list(encoders) == [scope]
+    trained = quality.encoder_for(encoders, "k2-seed0")
+    assert trained.trained_on == (
+        "the source classes: 40 images of 2 classes"
+        if on_source
+        else "the replicate's training split: 6 images of 3 classes"
+    )
+    path = tmp_path / "encoders.pt"
+    quality.save_encoders(encoders, path)
+    loaded = quality.load_encoders(path)[scope]
+    images = images_tensor(table["image"].head(4))
+    assert loaded.sha256 == trained.sha256
+    assert torch.equal(
+        quality.features(loaded.encoder, images), quality.features(trained.encoder, images)
+    )
+    entries = torch.load(path, weights_only=True)
+    entries[scope]["state_dict"]["head.bias"] += 1  # a changed weight
+    torch.save(entries, path)
+    with pytest.raises(GenaugError, match="does not match its recorded sha256"):
+        quality.load_encoders(path)
+
+
+def test_a_method_that_adds_nothing_has_nothing_to_measure(small_table):
+    table, split = small_table
+    run = classify.prepare(
+        "none", parse_regime("k2"), 0, table, split, None, {}, {"n_per_image": 2}
+    )
+    trained = quality.TrainedEncoder(None, "", "", {})
+    with pytest.raises(GenaugError, match="the method added no images, so there is nothing"):
+        quality.assess(run, trained, seed=0)

@@ -91,3 +91,51 @@ def test_to_markdown_verdicts_and_replicates_needed():
     assert cells["flat"][-4] == f"n/a / {rows.loc['flat', 'mde_dz']:.2f}"  # no SD to scale by
     assert cells["oneseed"][-4:-1] == ["n/a / n/a", "n/a", "n/a"]
     assert "|Δ| < 3 pp" in md and "∞: the observed effect is no gain" in md
+
+
+# --------------------------------------------------------------------------- the answer, in words
+def _quality(method: str, **metrics: float) -> dict:
+    row = {m: 0.5 for m in report.QUALITY_METRICS} | {"chance": 0.05, "n_synthetic": 100.0}
+    return {"method": method, "k": 1, "replicate": 0, **row, **metrics}
+
+
+def test_answer_says_who_won_who_lost_and_why():
+    """Each verdict of a constructed table gets its sentence, with the interval, and a method
+    without a gain gets what its images' quality says; the replicates line counts the
+    comparisons that had too few of them."""
+    table = stats.compare(_differences({m: spec for m, (spec, _) in VERDICT_CASES.items()}))
+    table = table.assign(metric="accuracy")
+    quality = pd.DataFrame(
+        [
+            _quality("loss", diversity=0.05),  # near-copies
+            _quality("level", label_consistency=0.05),  # off-class
+            _quality("gain", memorised=0.9),  # not shown: it gained
+        ]
+    )
+    md = report.answer_markdown("fewshot", table, quality, margin=0.02)
+    gain = table.set_index("method").loc["gain"]
+    assert f"`gain` (+{100 * gain['diff']:.1f} pp [+{100 * gain['diff_ci_low']:.1f}," in md
+    assert "beat it." in md and "Worse: `loss` (−10.0 pp" in md
+    assert "No meaningful difference (within ±2 pp): `level`" in md
+    assert "Too few replicates to tell: `oneseed` (+5.0 pp), `fewseeds` (+1.0 pp, 254 replicates" in md
+    assert "The same difference in every replicate, so no test: `flat`" in md
+    assert "`loss`: its images of one source are near-copies (diversity 0.05)" in md
+    assert "`level`: they do not look like their class (label consistency 0.05" in md
+    assert "`gain`:" not in md.split("Why")[1]
+    few = int((table["verdict"] == "inconclusive: too few replicates").sum())
+    assert f"{few} of {len(table)} comparisons are inconclusive because there were too few" in md
+
+
+def test_front_page_is_rst_without_jinja_or_python_reprs():
+    table = stats.compare(_runs()).assign(metric="accuracy")
+    config = {
+        "dataset": {"name": "omniglot_small"},
+        "replicates": [0, 1],
+        "stats": {"equivalence_margin": 0.02},
+        "methods": ["none", "good", "same"],
+        "classifier": {"arch": "conv4", "steps": 10},
+    }
+    results = report.ScenarioResults("", table, _runs(), None)
+    rst = report.front_page_rst(config, {"fewshot": results})
+    assert "``good`` (+" in rst and "Few-shot\n--------" in rst
+    assert "{{" not in rst and "['" not in rst

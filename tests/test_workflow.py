@@ -11,6 +11,7 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from conftest import TINY, snakemake
@@ -25,6 +26,8 @@ SHOTS, FRACTIONS, SEEDS = [1, 2], [0.2, 0.5], [0, 1]
 REGIMES = {"fewshot": [f"k{k}" for k in SHOTS], "imbalance": [f"frac{f}" for f in FRACTIONS]}
 GENERATORS = ["dagan", "cvae", "aae", "cgan", "infogan", "latent"]
 TRANSFER = ["dagan", "infogan", "latent"]
+#: methods the quality stage does not measure: no added images, or made inside training
+UNMEASURED = ["none", "mixup", "cutmix", "neuralaug", "undersample", "weighted"]
 FEWSHOT_METHODS = [
     "none",
     "classical",
@@ -32,11 +35,14 @@ FEWSHOT_METHODS = [
     "trivialaugment",
     "randaugment",
     "augmix",
+    "mixup",
+    "cutmix",
+    "neuralaug",
     *GENERATORS,
 ]
 METHODS = {
     "fewshot": FEWSHOT_METHODS,
-    "imbalance": [*FEWSHOT_METHODS, "oversample", "undersample", "weighted"],
+    "imbalance": [*FEWSHOT_METHODS, "oversample", "undersample", "weighted", "cyclegan"],
 }
 FIGURES = ["accuracy_vs_shots", "balanced_accuracy_vs_fraction", "minority_f1_vs_fraction"]
 
@@ -54,6 +60,8 @@ def expected_outputs() -> list[str]:
             f"stats/{scenario}/{f}"
             for f in ("runs.csv", "comparisons.csv", "comparisons.md", "by_method.csv")
         ]
+        files += [f"quality/{scenario}/{f}" for f in ("quality.csv", "quality.md", "encoders.pt")]
+        files += [f"figures/{f}_{scenario}.png" for f in ("quality_gain", "neighbours")]
         files += [f"classify/{m}/{t}.json" for m in METHODS[scenario] for t in tags(scenario)]
     files += [f"splits/{t}.parquet" for t in all_tags]
     for g in GENERATORS:
@@ -62,6 +70,9 @@ def expected_outputs() -> list[str]:
         files += [f"synthetic/{g}/{t}.parquet" for t in all_tags]
         files += [f"synthetic/{g}/{t}.shards/shard-000000.tar" for t in all_tags]
         files += [f"figures/synthetic_{g}.png", f"figures/training_{g}.png"]
+    files += [f"synthetic/cyclegan/{t}.parquet" for t in tags("imbalance")]
+    files += [f"generators/cyclegan/{t}/model.pt" for t in tags("imbalance")]
+    files += ["figures/synthetic_cyclegan.png", "figures/training_cyclegan.png"]
     files += ["benchmarks/prepare.tsv", "benchmarks/train_generator/dagan/source.tsv"]
     files += ["logs/prepare.log", "logs/stats/fewshot.log", "logs/stats/imbalance.log"]
     return files
@@ -83,8 +94,12 @@ def test_every_output_and_the_report(full_run):
     assert "against the low-data regime" in html
     for name in FIGURES:
         assert f"{name}.png" in html
-    assert "comparisons.csv" in html
+    assert "comparisons.csv" in html and "quality.csv" in html
+    # the front page opens with the answer, in words
+    assert "Did 2 replicates suffice?" in html and "[&#39;fewshot&#39;" not in html
     summary = (results / "summary.md").read_text()
+    assert summary.index("## The answer") < summary.index("## Few-shot")
+    assert "### Class imbalance: quality of the added images" in summary
     assert "## Few-shot" in summary and "## Class imbalance" in summary
     assert "### minority_f1" in summary and "| cvae | 2 |" in summary
     assert "| undersample | 0.2 |" in summary
@@ -148,6 +163,28 @@ def test_imbalance_splits_top_ups_and_baselines(full_run):
             assert under["n_train_real"] == 4 * counts[minority]
             none = json.loads((results / f"classify/none/{tag}.json").read_text())
             assert 0 <= none["minority_auroc"] <= 1 and none["n_train_augmented"] == 0
+
+
+@pytest.mark.parametrize("scenario", ["fewshot", "imbalance"])
+def test_quality_rows_cover_every_measured_method(full_run, scenario):
+    """One quality row per measured method, regime and replicate, each with the sha256 of
+    the encoder it was measured in, which the scenario's encoders file holds."""
+    results = full_run / "results"
+    table = pd.read_csv(results / f"quality/{scenario}/quality.csv")
+    measured = [m for m in METHODS[scenario] if m not in UNMEASURED]
+    expected = [(m, r, s) for m in measured for r in REGIMES[scenario] for s in SEEDS]
+    assert sorted(zip(table["method"], table["regime"], table["replicate"], strict=True)) == sorted(
+        expected
+    )
+    encoders = torch.load(results / f"quality/{scenario}/encoders.pt", weights_only=True)
+    assert set(table["encoder_sha256"]) == {e["sha256"] for e in encoders.values()}
+    assert len(encoders) == (1 if scenario == "fewshot" else len(tags(scenario)))
+    assert (
+        table[["precision", "recall", "coverage", "label_consistency"]].stack().between(0, 1).all()
+    )
+    oversample = table[table["method"] == "oversample"]
+    assert scenario == "fewshot" or (oversample["memorised"] == 1).all()  # copies, all of them
+    assert table["code_version"].str.startswith("0.1.0").all()
 
 
 def test_provenance_and_no_test_images_in_training(full_run):

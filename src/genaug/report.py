@@ -525,8 +525,8 @@ def _level_answer(rows: pd.DataFrame, margin: float) -> str:
             text = f"`{r.method}` ({_pp(r.diff)} pp"
             if with_ci:
                 text += f" [{_pp(r.diff_ci_low)}, {_pp(r.diff_ci_high)}]"
-            if needed and r.diff > 0:
-                text += f"; about {_fmt_n_needed(r.n_needed)} replicates would show it"
+            if needed and r.diff > 0 and math.isfinite(r.n_needed):
+                text += f", {_fmt_n_needed(r.n_needed)} replicates would show it"
             out.append(text + ")")
         return out
 
@@ -537,7 +537,12 @@ def _level_answer(rows: pd.DataFrame, margin: float) -> str:
     for verdict, label, kwargs in [
         ("worse", "Worse", {}),
         ("no meaningful difference", f"No meaningful difference (within ±{100 * margin:g} pp)", {}),
-        ("inconclusive: too few replicates", "Too few replicates to tell", {"needed": True}),
+        (
+            "inconclusive: too few replicates",
+            "Too few replicates to tell",
+            {"with_ci": False, "needed": True},
+        ),
+        ("n/a: zero spread", "The same difference in every replicate, so no test", {}),
         ("inconclusive", "Inconclusive", {}),
     ]:
         if found := named(verdict, **kwargs):

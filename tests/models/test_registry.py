@@ -26,7 +26,6 @@ NOT_IN_DEFAULT_RUN = {
     "began": "collapses to blank images within a CPU budget (issue 12)",
     "diffusion": "about 250 CPU s per few-shot regime: over the 15-minute budget (issue 11)",
     "sdedit": "waits for the default run's budget, with diffusion (issue 11)",
-    "cyclegan": "waits for the default run's budget to be re-measured (issue 12)",
 }
 
 
