@@ -641,7 +641,7 @@ def assess_method(
     ``splits``: per seed, its (rows, top-up) as :func:`genaug.scenarios.read_split` returns
     them; ``synthetic``: per seed, the generator's synthetic table (None for baselines);
     ``settings``: ``classifier`` and ``augment`` (how rule classify builds each method's pool),
-    ``cas_steps`` (:func:`cas`) and ``config`` (hashed into the provenance)."""
+    ``cas_steps`` (:func:`cas`); their hash is the rows' ``config_hash``."""
     import pandas as pd
 
     from genaug import io
@@ -668,7 +668,7 @@ def assess_method(
                 "replicate": seed,
                 **row,
                 "checkpoint_sha256": ";".join(checkpoints),
-                "config_hash": config_hash(settings["config"]),
+                "config_hash": config_hash(settings),
                 "code_version": code_version(),
             }
         )
