@@ -2,13 +2,16 @@
 import re
 
 from genaug.scenarios import display_regime, parse_regime, regimes, scenario
+from genaug.workflow import generator_settings
 
 OUT = config["outdir"]
 SEEDS = config["replicates"]
 METHODS = config["methods"]
-GENERATORS = [m for m in METHODS if m in config["generators"]]
+# every generator block's effective settings (variants resolved), by method name
+SETTINGS = generator_settings(config)
+GENERATORS = [m for m in METHODS if m in SETTINGS]
 DATASET = config["dataset"]["name"]
-MODE = {name: settings["mode"] for name, settings in config["generators"].items()}
+MODE = {name: settings["mode"] for name, settings in SETTINGS.items()}
 # per scenario (see genaug.scenarios), its regime tags (k1, k5 / frac0.1, ...), methods and
 # metrics
 REGIMES = {s: [r.tag for r in rs] for s, rs in regimes(config).items()}
@@ -33,7 +36,7 @@ wildcard_constraints:
     regime="|".join(map(re.escape, ALL_REGIMES)),
     seed=r"\d+",
     method="|".join(METHODS),
-    generator="|".join(config["generators"]),
+    generator="|".join(SETTINGS),
     scenario="|".join(SCENARIOS),
     metric=r"[a-z][a-z0-9_]*",
     axis="|".join(SCENARIO_OF_AXIS),
@@ -51,7 +54,8 @@ def prepare_input(wildcards):
 
 
 def checkpoint_scope(generator, regime, seed):
-    """Transfer-mode generators are trained once; fit-mode ones per replicate."""
+    """Transfer-mode generators are trained once; fit-mode ones per replicate, and so are
+    finetune-mode ones (fine-tuned from their pretraining, at scope "source")."""
     if MODE[generator] == "transfer":
         return "source"
     return TAG.format(regime=regime, seed=seed)
@@ -100,13 +104,20 @@ def classify_inputs(wildcards):
 
 
 def training_logs(wildcards):
-    return sorted(
-        {
-            f"{generator_dir(wildcards.generator, regime, seed)}/train_log.csv"
-            for regime in ALL_REGIMES
-            for seed in SEEDS
-        }
-    )
+    """Every training log of the generator (finetune mode: its pretraining's too)."""
+    dirs = {
+        generator_dir(wildcards.generator, regime, seed)
+        for regime in ALL_REGIMES
+        for seed in SEEDS
+    }
+    if MODE[wildcards.generator] == "finetune":
+        dirs.add(f"{OUT}/generators/{wildcards.generator}/source")
+    return sorted(f"{d}/train_log.csv" for d in dirs)
+
+
+def generators_in_mode(*modes):
+    """A wildcard constraint: the names of the generator blocks in one of ``modes``."""
+    return "|".join(name for name, mode in MODE.items() if mode in modes) or "(?!)"
 
 
 def split_settings(wildcards):
