@@ -59,6 +59,27 @@ def generate_into(out: Path, model: Path, table, split, regime, **kwargs) -> pd.
     )
 
 
+def train_into(out: Path, name: str, settings: dict, table, split, **kwargs) -> dict:
+    """:func:`train_generator` with seed 1 on the CPU into ``out``/model.pt, log.csv and
+    samples.png; returns the checkpoint."""
+    out.mkdir(exist_ok=True)
+    train_generator(
+        name,
+        settings,
+        table,
+        split,
+        seed=1,
+        image_size=28,
+        device="cpu",
+        threads=1,
+        out_model=out / "model.pt",
+        out_log=out / "log.csv",
+        out_samples=out / "samples.png",
+        **kwargs,
+    )
+    return torch.load(out / "model.pt", weights_only=True)
+
+
 @pytest.fixture(scope="module")
 def small(embedded) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Three source and four target characters of the embedded data, and a 2-shot split."""
@@ -73,19 +94,7 @@ def test_train_then_generate(name, small, tmp_path):
     table, split = small
     fit_split = None if SETTINGS[name]["mode"] == "transfer" else split
     out = {f: tmp_path / f for f in ("model.pt", "log.csv", "samples.png")}
-    train_generator(
-        name,
-        SETTINGS[name],
-        table,
-        fit_split,
-        seed=1,
-        image_size=28,
-        device="cpu",
-        threads=1,
-        out_model=out["model.pt"],
-        out_log=out["log.csv"],
-        out_samples=out["samples.png"],
-    )
+    train_into(tmp_path, name, SETTINGS[name], table, fit_split)
     log = pd.read_csv(out["log.csv"])
     assert log["step"].iloc[-1] == SETTINGS[name]["steps"]
     assert np.isfinite(log.drop(columns="step").to_numpy()).all()
@@ -130,26 +139,8 @@ def test_finetune_never_sees_a_test_image(small, tmp_path):
     settings = {**SETTINGS["cvae"], "mode": "finetune", "finetune_steps": 2, "finetune_lr": 1e-12}
     pre, fine = tmp_path / "pre", tmp_path / "fine"
 
-    def train(out: Path, on_split, data=table, **kwargs) -> dict:
-        out.mkdir()
-        train_generator(
-            "cvae",
-            settings,
-            data,
-            on_split,
-            seed=1,
-            image_size=28,
-            device="cpu",
-            threads=1,
-            out_model=out / "model.pt",
-            out_log=out / "log.csv",
-            out_samples=out / "samples.png",
-            **kwargs,
-        )
-        return torch.load(out / "model.pt", weights_only=True)
-
-    pretrained = train(pre, None)
-    tuned = train(fine, split, pretrained=pre / "model.pt")
+    pretrained = train_into(pre, "cvae", settings, table, None)
+    tuned = train_into(fine, "cvae", settings, table, split, pretrained=pre / "model.pt")
     source = training_rows(table, None)
     seen = set(training_rows(table, split)["image_id"])
     test = set(split.loc[split["split"] == "test", "image_id"])
@@ -177,9 +168,11 @@ def test_finetune_never_sees_a_test_image(small, tmp_path):
 
     # fine-tuning from a checkpoint that is not this table's pretraining: one line
     with pytest.raises(GenaugError, match="pretrained on other images.*delete it"):
-        train(tmp_path / "a", split, fewer_source, pretrained=pre / "model.pt")
+        train_into(
+            tmp_path / "a", "cvae", settings, fewer_source, split, pretrained=pre / "model.pt"
+        )
     with pytest.raises(GenaugError, match=r"not a pretrained cvae .*mode 'finetune'"):
-        train(tmp_path / "b", split, pretrained=fine / "model.pt")
+        train_into(tmp_path / "b", "cvae", settings, table, split, pretrained=fine / "model.pt")
 
 
 def test_transfer_needs_source_classes(small, tmp_path):

@@ -211,16 +211,20 @@ def generate(
     out_shards: str | Path,
     shard_size: int,
     topup: TopUp | None = None,
+    method: str | None = None,
 ) -> pd.DataFrame:
     """Synthetic images for one replicate of one regime.
 
     Few-shot: ``n_per_image`` per real training image. Imbalance: the ``topup`` that the
     split decided: images of the minority class only, made from (or, for class-conditional
-    generators, drawn for) its real training images in turn.
+    generators, drawn for) its real training images in turn. ``method`` names the images
+    (``generator`` column, sample ids, seed); by default the model's name (a variant of a
+    generator passes its own).
     """
     check_topup(regime, topup)
     dev = runtime.setup(threads=1, seed=seed, device=device)
     model = load_generator(model_path).to(dev)
+    method = method or model.name
     checkpoint = sha256_file(model_path)
     rows = split_rows(table, split, "train")
     if model.checkpoint_extra["mode"] in ("fit", "finetune"):  # trained on these classes
@@ -232,7 +236,7 @@ def generate(
         rows = rows[rows["label"] == topup.minority].reset_index(drop=True)
         n_per_image, keep = topup.copies, topup.keep
     images = images_tensor(rows["image"])
-    gen_seed = derive_seed(seed, "generate", model.name, regime.tag)
+    gen_seed = derive_seed(seed, "generate", method, regime.tag)
     synth = model.augment(
         images,
         classes.encode(rows["label"]),
@@ -246,13 +250,11 @@ def generate(
     source_ids = np.where(source >= 0, rows["image_id"].to_numpy()[np.maximum(source, 0)], None)
     df = pd.DataFrame(
         {
-            "sample_id": [
-                f"{model.name}-{regime.tag}-seed{seed}-{i:06d}" for i in range(len(source))
-            ],
+            "sample_id": [f"{method}-{regime.tag}-seed{seed}-{i:06d}" for i in range(len(source))],
             "image": [io.encode_png(a) for a in io.to_uint8(synth.images.numpy())],
             "label": classes.decode(synth.labels).astype(np.int64),
             "source_image_id": pd.array(source_ids, dtype="string"),
-            "generator": model.name,
+            "generator": method,
             "checkpoint_sha256": checkpoint,
             "seed": seed,
             "generation_seed": gen_seed,
@@ -267,7 +269,7 @@ def generate(
         },
         seed=seed,
         checkpoint_sha256=checkpoint,
-        generator=model.name,
+        generator=method,
         generator_provenance=model.checkpoint_extra.get("provenance"),
     )
     io.write_parquet(df, out_table, meta=prov)
