@@ -115,6 +115,15 @@ def training_logs(wildcards):
     return sorted(f"{d}/train_log.csv" for d in dirs)
 
 
+def training_settings(wildcards):
+    """A training job's settings; those of a job that does not fine-tune leave out
+    finetune_steps and finetune_lr, so that changing them retrains only the fine-tuning."""
+    settings = SETTINGS[wildcards.generator]
+    if hasattr(wildcards, "regime") and MODE[wildcards.generator] == "finetune":
+        return settings
+    return {k: v for k, v in settings.items() if k not in ("finetune_steps", "finetune_lr")}
+
+
 def generators_in_mode(*modes):
     """A wildcard constraint: the names of the generator blocks in one of ``modes``."""
     return "|".join(name for name, mode in MODE.items() if mode in modes) or "(?!)"

@@ -30,7 +30,7 @@ rule train_generator:
         mem_mb=8000,
         runtime=240,
     params:
-        settings=lambda wc: SETTINGS[wc.generator],
+        settings=training_settings,
         seeds=[config["seed"]],
         image_size=config["dataset"]["image_size"],
         device=config["device"],
@@ -68,7 +68,7 @@ use rule train_generator as fit_generator with:
     benchmark:
         f"{OUT}/benchmarks/train_generator/{{generator}}/{{regime}}.tsv"
     params:
-        settings=lambda wc: SETTINGS[wc.generator],
+        settings=training_settings,
         seeds=SEEDS,
         image_size=config["dataset"]["image_size"],
         device=config["device"],
