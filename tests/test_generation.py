@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO
+from conftest import REPO, train_into
 from genaug import io
 from genaug.data.fewshot import fewshot_split
 from genaug.data.tables import ids_sha256
@@ -57,27 +57,6 @@ def generate_into(out: Path, model: Path, table, split, regime, **kwargs) -> pd.
         shard_size=10,
         **kwargs,
     )
-
-
-def train_into(out: Path, name: str, settings: dict, table, split, **kwargs) -> dict:
-    """:func:`train_generator` with seed 1 on the CPU into ``out``/model.pt, log.csv and
-    samples.png; returns the checkpoint."""
-    out.mkdir(exist_ok=True)
-    train_generator(
-        name,
-        settings,
-        table,
-        split,
-        seed=1,
-        image_size=28,
-        device="cpu",
-        threads=1,
-        out_model=out / "model.pt",
-        out_log=out / "log.csv",
-        out_samples=out / "samples.png",
-        **kwargs,
-    )
-    return torch.load(out / "model.pt", weights_only=True)
 
 
 @pytest.fixture(scope="module")
