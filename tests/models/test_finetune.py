@@ -46,9 +46,8 @@ def test_new_classes_replace_only_the_class_conditioning(name):
     assert changed == class_weights(model) | ({"ema.n_averaged"} if name == "diffusion" else set())
     for key in class_weights(model):
         old, new = before[key], after[key]
-        axis = (
-            0 if isinstance(model.get_submodule(key.rsplit(".", 1)[0]), torch.nn.Embedding) else 1
-        )
+        module = model.get_submodule(key.removesuffix(".weight"))
+        axis = 0 if isinstance(module, torch.nn.Embedding) else 1  # Linear: input columns
         assert new.shape[axis] == old.shape[axis] - 1  # one class fewer
         kept = old.shape[axis] - 3  # the null class (diffusion), the image/noise features
         assert torch.equal(new.narrow(axis, 0, kept), old.narrow(axis, 0, kept)), key

@@ -167,6 +167,7 @@ class Generator(nn.Module):
         fresh = type(self)(
             self.image_size, n_classes, image_channels=self.image_channels, **self.hparams
         )
+        # hand-written: torch has no helper that resizes a layer's class rows or columns
         for name in self.class_modules:
             old, new = self.get_submodule(name), fresh.get_submodule(name)
             axis = 0 if isinstance(old, nn.Embedding) else 1  # Linear: input columns
