@@ -134,11 +134,14 @@ def training_logs(wildcards):
 
 def training_settings(wildcards):
     """A training job's settings; those of a job that does not fine-tune leave out
-    finetune_steps and finetune_lr, so that changing them retrains only the fine-tuning."""
+    finetune_steps and finetune_lr, so that changing them retrains only the fine-tuning.
+    """
     settings = SETTINGS[wildcards.generator]
     if hasattr(wildcards, "regime") and MODE[wildcards.generator] == "finetune":
         return settings
-    return {k: v for k, v in settings.items() if k not in ("finetune_steps", "finetune_lr")}
+    return {
+        k: v for k, v in settings.items() if k not in ("finetune_steps", "finetune_lr")
+    }
 
 
 def generators_in_mode(*modes):

@@ -42,8 +42,6 @@ rule train_generator:
 
 
 use rule train_generator as fit_generator with:
-    wildcard_constraints:
-        generator=generators_in_mode("fit"),
     input:
         table=rules.prepare.output.table,
         splits=expand(rules.subsample.output.split, seed=SEEDS, allow_missing=True),
@@ -67,6 +65,8 @@ use rule train_generator as fit_generator with:
         f"{OUT}/logs/train_generator/{{generator}}/{{regime}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_generator/{{generator}}/{{regime}}.tsv"
+    wildcard_constraints:
+        generator=generators_in_mode("fit"),
     params:
         settings=training_settings,
         seeds=SEEDS,
@@ -82,9 +82,9 @@ use rule train_generator as fit_generator with:
 # the fine-tuning of a finetune-mode generator: fit_generator's job, from the pretrained
 # checkpoint that train_generator wrote at scope "source"
 use rule fit_generator as finetune_generator with:
-    wildcard_constraints:
-        generator=generators_in_mode("finetune"),
     input:
         table=rules.prepare.output.table,
         splits=expand(rules.subsample.output.split, seed=SEEDS, allow_missing=True),
         pretrained=f"{OUT}/generators/{{generator}}/source/model.pt",
+    wildcard_constraints:
+        generator=generators_in_mode("finetune"),

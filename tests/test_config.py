@@ -10,6 +10,7 @@ import yaml
 
 from conftest import REPO, snakemake
 from genaug.errors import GenaugError
+from genaug.scenarios import OWN_METHODS
 from genaug.seeds import derive_seed
 from genaug.workflow import check_config
 
@@ -117,12 +118,9 @@ def check_planned_jobs(stdout: str, config: dict) -> None:
             counts[parts[0]] = int(parts[1])
     n_regimes = {"fewshot": len(config["fewshot"]["shots"])}
     n_regimes["imbalance"] = len(config["imbalance"]["fractions"])
-    imbalance_only = {"oversample", "undersample", "weighted"}
     n_jobs = {"subsample": 0, "classify": 0}
     for scenario in config["scenarios"]:
-        methods = [
-            m for m in config["methods"] if scenario == "imbalance" or m not in imbalance_only
-        ]
+        methods = [m for m in config["methods"] if scenario == "imbalance" or m not in OWN_METHODS]
         n_jobs["subsample"] += len(config["replicates"]) * n_regimes[scenario]
         n_jobs["classify"] += len(methods) * n_regimes[scenario]  # every seed in one job
     assert {rule: counts.get(rule) for rule in n_jobs} == n_jobs
