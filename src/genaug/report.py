@@ -463,7 +463,7 @@ DIAGNOSIS_LIMITS = {"diversity": 0.2, "label_consistency": 2.0, "memorised": 0.5
 #: what each problem :func:`problems` finds is called: in full, and as a group heading
 PROBLEMS = {
     "near-copies": ("its images of one source are near-copies (diversity {:.2f})", "near-copies"),
-    "off-class": ("they do not look like their class (label consistency {:.2f})", "off-class"),
+    "off-class": ("they do not look like their class", "off-class"),
     "memorised": ("{:.0%} are near-copies of a training image", "copies of training images"),
     "unrealistic": ("few look real (precision {:.2f})", "unrealistic"),
 }
@@ -488,9 +488,15 @@ def problems(q: Mapping[str, float]) -> list[tuple[str, float]]:
 
 def diagnose(q: Mapping[str, float]) -> str:
     """:func:`problems` in words, or, where there is none, the key figures."""
-    found = [PROBLEMS[kind][0].format(value) for kind, value in problems(q)]
-    if "off-class" in {kind for kind, _ in problems(q)}:
-        found = [f + f" (chance {q['chance']:.2f})" if "label" in f else f for f in found]
+    found = [
+        PROBLEMS[kind][0].format(value)
+        + (
+            f" (label consistency {value:.2f}, chance {q['chance']:.2f})"
+            if kind == "off-class"
+            else ""
+        )
+        for kind, value in problems(q)
+    ]
     return "; ".join(found) or (
         f"diversity {_fmt_num(q['diversity'])}, label consistency "
         f"{q['label_consistency']:.2f} (chance {q['chance']:.2f}), precision {q['precision']:.2f}"
