@@ -68,7 +68,9 @@ def test_registry_entry_matches_the_class(name):
 
 
 def test_unknown_generator():
-    with pytest.raises(GenaugError, match=r"unknown generator 'gan'.*cvae, dagan.*`generators`"):
+    with pytest.raises(
+        GenaugError, match=r"unknown generator 'gan'.*cvae, cyclegan, dagan.*`generators`"
+    ):
         get_generator("gan")
 
 
