@@ -117,7 +117,9 @@ def test_answer_says_who_won_who_lost_and_why():
     assert f"`gain` (+{100 * gain['diff']:.1f} pp [+{100 * gain['diff_ci_low']:.1f}," in md
     assert "beat it." in md and "Worse: `loss` (−10.0 pp" in md
     assert "No meaningful difference (within ±2 pp): `level`" in md
-    assert "Too few replicates to tell: `oneseed` (+5.0 pp), `fewseeds` (+1.0 pp, 254 replicates" in md
+    assert (
+        "Too few replicates to tell: `oneseed` (+5.0 pp), `fewseeds` (+1.0 pp, 254 replicates" in md
+    )
     assert "The same difference in every replicate, so no test: `flat`" in md
     assert "`loss`: its images of one source are near-copies (diversity 0.05)" in md
     assert "`level`: they do not look like their class (label consistency 0.05" in md

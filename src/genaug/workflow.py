@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from genaug.errors import GenaugError
+from genaug.methods import check_methods
 
 log = logging.getLogger("genaug")
 
@@ -38,6 +39,7 @@ def check_config(config: dict, schema_path: str | Path) -> None:
         validate(config, str(schema_path))
     except WorkflowError:
         raise GenaugError(explain_config_error(config, schema_path)) from None
+    check_methods(config)  # generator+transform combinations: what the schema cannot see
 
 
 #: how ``--config`` spells a non-string scalar (YAML's forms), by the JSON type it becomes
