@@ -9,14 +9,17 @@ from genaug.scenarios import (
     regimes,
     scenario,
 )
+from genaug.workflow import generator_settings
 
 OUT = config["outdir"]
 SEEDS = config["replicates"]
 METHODS = config["methods"]
+# every generator block's effective settings (variants resolved), by method name
+SETTINGS = generator_settings(config)
 # the generators to train: the configured methods' own and those of combinations (dagan+classical)
-GENERATORS = generators_of(METHODS, config["generators"])
+GENERATORS = generators_of(METHODS, SETTINGS)
 DATASET = config["dataset"]["name"]
-MODE = {name: settings["mode"] for name, settings in config["generators"].items()}
+MODE = {name: settings["mode"] for name, settings in SETTINGS.items()}
 # per scenario (see genaug.scenarios), its regime tags (k1, k5 / frac0.1, ...), methods and
 # metrics
 REGIMES = {s: [r.tag for r in rs] for s, rs in regimes(config).items()}
@@ -51,7 +54,7 @@ wildcard_constraints:
     regime="|".join(map(re.escape, ALL_REGIMES)),
     seed=r"\d+",
     method="|".join(map(re.escape, METHODS)),
-    generator="|".join(config["generators"]),
+    generator="|".join(SETTINGS),
     scenario="|".join(SCENARIOS),
     metric=r"[a-z][a-z0-9_]*",
     axis="|".join(SCENARIO_OF_AXIS),
@@ -69,7 +72,8 @@ def prepare_input(wildcards):
 
 
 def checkpoint_scope(generator, regime, seed):
-    """Transfer-mode generators are trained once; fit-mode ones per replicate."""
+    """Transfer-mode generators are trained once; fit-mode ones per replicate, and so are
+    finetune-mode ones (fine-tuned from their pretraining, at scope "source")."""
     if MODE[generator] == "transfer":
         return "source"
     return TAG.format(regime=regime, seed=seed)
@@ -117,15 +121,35 @@ def classify_inputs(wildcards):
 
 
 def training_logs(wildcards):
-    return sorted(
-        {
-            f"{generator_dir(wildcards.generator, regime, seed)}/train_log.csv"
-            for s in SCENARIOS
-            if wildcards.generator in generators_of(SCENARIO_METHODS[s], GENERATORS)
-            for regime in REGIMES[s]
-            for seed in SEEDS
-        }
-    )
+    """Every training log of the generator, in the scenarios that run it (finetune mode:
+    its pretraining's too)."""
+    dirs = {
+        generator_dir(wildcards.generator, regime, seed)
+        for s in SCENARIOS
+        if wildcards.generator in generators_of(SCENARIO_METHODS[s], GENERATORS)
+        for regime in REGIMES[s]
+        for seed in SEEDS
+    }
+    if MODE[wildcards.generator] == "finetune":
+        dirs.add(f"{OUT}/generators/{wildcards.generator}/source")
+    return sorted(f"{d}/train_log.csv" for d in dirs)
+
+
+def training_settings(wildcards):
+    """A training job's settings; those of a job that does not fine-tune leave out
+    finetune_steps and finetune_lr, so that changing them retrains only the fine-tuning.
+    """
+    settings = SETTINGS[wildcards.generator]
+    if hasattr(wildcards, "regime") and MODE[wildcards.generator] == "finetune":
+        return settings
+    return {
+        k: v for k, v in settings.items() if k not in ("finetune_steps", "finetune_lr")
+    }
+
+
+def generators_in_mode(*modes):
+    """A wildcard constraint: the names of the generator blocks in one of ``modes``."""
+    return "|".join(name for name, mode in MODE.items() if mode in modes) or "(?!)"
 
 
 def split_settings(wildcards):

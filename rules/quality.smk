@@ -58,7 +58,6 @@ rule quality:
             "classifier": config["classifier"],
             "augment": config["augment"],
             "cas_steps": config["quality"]["cas_steps"],
-            "config": config,
         },
         n_neighbours=config["quality"]["neighbours"],
         device=config["device"],

@@ -1,7 +1,9 @@
-# Stage 3: train a generator. Two rules serve every generator, by its mode: transfer-mode
+# Stage 3: train a generator. Three rules serve every generator, by its mode: transfer-mode
 # generators train once on the source classes (scope "source"); fit-mode ones on the
 # reduced training set of each replicate (scope "<regime>-seed<seed>"), every seed of a
-# (generator, regime) in one job, so torch is imported once. Test images never reach a
+# (generator, regime) in one job, so torch is imported once; finetune-mode ones do both:
+# the source-scope job pretrains, then finetune_generator fine-tunes that checkpoint on each
+# replicate's reduced training set, with new class embeddings. Test images never reach a
 # generator.
 
 
@@ -22,13 +24,13 @@ rule train_generator:
     retries: config["generator_retries"]
     conda:
         "../envs/torch.yaml"
-    threads: lambda wc: config["generators"][wc.generator]["threads"]
+    threads: lambda wc: SETTINGS[wc.generator]["threads"]
     resources:
         gpu=1,
         mem_mb=8000,
         runtime=240,
     params:
-        settings=lambda wc: config["generators"][wc.generator],
+        settings=training_settings,
         seeds=[config["seed"]],
         image_size=config["dataset"]["image_size"],
         device=config["device"],
@@ -63,8 +65,10 @@ use rule train_generator as fit_generator with:
         f"{OUT}/logs/train_generator/{{generator}}/{{regime}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_generator/{{generator}}/{{regime}}.tsv"
+    wildcard_constraints:
+        generator=generators_in_mode("fit"),
     params:
-        settings=lambda wc: config["generators"][wc.generator],
+        settings=training_settings,
         seeds=SEEDS,
         image_size=config["dataset"]["image_size"],
         device=config["device"],
@@ -73,3 +77,14 @@ use rule train_generator as fit_generator with:
             f"{OUT}/resume/generators/{wc.generator}/{wc.regime}-seed{seed}.pt"
             for seed in SEEDS
         ],
+
+
+# the fine-tuning of a finetune-mode generator: fit_generator's job, from the pretrained
+# checkpoint that train_generator wrote at scope "source"
+use rule fit_generator as finetune_generator with:
+    input:
+        table=rules.prepare.output.table,
+        splits=expand(rules.subsample.output.split, seed=SEEDS, allow_missing=True),
+        pretrained=f"{OUT}/generators/{{generator}}/source/model.pt",
+    wildcard_constraints:
+        generator=generators_in_mode("finetune"),

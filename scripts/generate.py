@@ -35,6 +35,7 @@ def main(smk):
             out_shards=out_shards,
             shard_size=smk.params.shard_size,
             topup=topup,
+            method=smk.wildcards.generator,
         )
 
 

@@ -1,5 +1,6 @@
-"""Rules train_generator and fit_generator: one generator on the source data, or on the
-reduced training set of every replicate seed of one regime."""
+"""Rules train_generator, fit_generator and finetune_generator: one generator on the source
+data, or on the reduced training set of every replicate seed of one regime (finetune: from
+its pretrained checkpoint)."""
 
 import sys
 
@@ -42,6 +43,7 @@ def main(smk):
             # changing it must not make Snakemake retrain
             checkpoint_every=smk.config["checkpoint_every"],
             compile=smk.params.compile,
+            pretrained=smk.input.get("pretrained"),
         )
 
 

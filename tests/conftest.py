@@ -38,6 +38,31 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
     return proc
 
 
+def train_into(out: Path, name: str, settings: dict, table, split, seed: int = 1, **kwargs) -> dict:
+    """``genaug.generation.train_generator`` on the CPU at 28 x 28 into ``out``/model.pt,
+    log.csv and samples.png; returns the checkpoint."""
+    import torch
+
+    from genaug.generation import train_generator
+
+    out.mkdir(exist_ok=True)
+    train_generator(
+        name,
+        settings,
+        table,
+        split,
+        seed=seed,
+        image_size=28,
+        device="cpu",
+        threads=1,
+        out_model=out / "model.pt",
+        out_log=out / "log.csv",
+        out_samples=out / "samples.png",
+        **kwargs,
+    )
+    return torch.load(out / "model.pt", weights_only=True)
+
+
 @pytest.fixture(scope="session")
 def embedded() -> pd.DataFrame:
     from genaug.io import read_parquet

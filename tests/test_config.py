@@ -10,6 +10,7 @@ import yaml
 
 from conftest import REPO, snakemake
 from genaug.errors import GenaugError
+from genaug.scenarios import OWN_METHODS
 from genaug.seeds import derive_seed
 from genaug.workflow import check_config
 
@@ -42,7 +43,7 @@ def test_shipped_configs_are_valid(name):
             "stats.metrics.fewshot[0]",
         ),
         (lambda c: c.pop("classifier"), "(top level)"),
-        (lambda c: c["generators"].update(gan=c["generators"]["dagan"]), "generators"),
+        (lambda c: c["generators"].update(gan=c["generators"]["dagan"]), "generators.gan"),
         (lambda c: c["methods"].remove("none"), "methods"),
         (lambda c: c["generators"]["dagan"].update(mode="both"), "generators.dagan.mode"),
         (lambda c: c["generators"]["cvae"].update(mode="transfer"), "generators.cvae.mode"),
@@ -117,12 +118,9 @@ def check_planned_jobs(stdout: str, config: dict) -> None:
             counts[parts[0]] = int(parts[1])
     n_regimes = {"fewshot": len(config["fewshot"]["shots"])}
     n_regimes["imbalance"] = len(config["imbalance"]["fractions"])
-    imbalance_only = {"oversample", "undersample", "weighted"}
     n_jobs = {"subsample": 0, "classify": 0}
     for scenario in config["scenarios"]:
-        methods = [
-            m for m in config["methods"] if scenario == "imbalance" or m not in imbalance_only
-        ]
+        methods = [m for m in config["methods"] if scenario == "imbalance" or m not in OWN_METHODS]
         n_jobs["subsample"] += len(config["replicates"]) * n_regimes[scenario]
         n_jobs["classify"] += len(methods) * n_regimes[scenario]  # every seed in one job
     assert {rule: counts.get(rule) for rule in n_jobs} == n_jobs
@@ -257,3 +255,60 @@ def test_schema_knows_the_new_dataset_names():
     config["dataset"]["name"] = "mnist"
     with pytest.raises(GenaugError, match=r"dataset.name: 'mnist' is not one of .*imagefolder"):
         check_config(config, SCHEMA)
+
+
+#: a variant of cvae in fit mode, beside cvae (finetune in the default config)
+CVAE_FIT = {"model": "cvae", "mode": "fit", "steps": 50, "hparams": {"beta": 2.0}}
+
+
+def test_variants_take_what_they_leave_out_from_their_model():
+    from genaug.workflow import generator_settings
+
+    config = default_config()
+    config["generators"]["cvae_fit"] = copy.deepcopy(CVAE_FIT)
+    config["methods"].append("cvae_fit")
+    check_config(config, SCHEMA)
+    settings = generator_settings(config)
+    cvae = config["generators"]["cvae"]
+    assert settings["cvae_fit"] == {
+        **cvae,
+        "model": "cvae",
+        "mode": "fit",
+        "steps": 50,
+        "hparams": {**cvae["hparams"], "beta": 2.0},
+        "finetune_lr": cvae["lr"],
+    }
+    # finetune_steps given, finetune_lr left to lr
+    assert settings["cvae"] == {**cvae, "model": "cvae", "finetune_lr": cvae["lr"]}
+    dagan = config["generators"]["dagan"]
+    assert settings["dagan"] == {**dagan, "model": "dagan", "finetune_steps": dagan["steps"],
+                                 "finetune_lr": dagan["lr"]}  # fmt: skip
+    assert config["generators"]["cvae_fit"] == CVAE_FIT  # the config itself is left alone
+
+
+@pytest.mark.parametrize(
+    "variant, method, where",
+    [
+        ({"model": "cvx", "mode": "fit"}, "cvae_fit", "generators.cvae_fit.model"),
+        ({"mode": "fit"}, "cvae_fit", "generators.cvae_fit"),  # no model
+        ({"model": "cvae", "stepz": 3}, "cvae_fit", "generators.cvae_fit"),
+        ({"model": "dagan", "mode": "finetune"}, "cvae_fit", "generators.cvae_fit.mode"),
+        ({"model": "cvae", "mode": "transfer"}, "cvae_fit", "generators.cvae_fit.mode"),
+        (None, "cvae_fit", "methods[1]"),  # a method without a block
+    ],
+)
+def test_bad_variants_are_one_line(variant, method, where):
+    """As the Snakefile checks a config: the schema, the methods, then the modes."""
+    from genaug.models import check_modes
+
+    config = default_config()
+    config["methods"] = ["none", method]
+    if variant is not None:
+        config["generators"][method] = variant
+    with pytest.raises(GenaugError) as err:
+        check_config(config, SCHEMA)
+        check_modes(config)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"config error at {where}:"), message
+    assert "fix it" in message

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO
+from conftest import REPO, train_into
 from genaug import io
 from genaug.data.fewshot import fewshot_split
 from genaug.data.tables import ids_sha256
@@ -73,19 +73,7 @@ def test_train_then_generate(name, small, tmp_path):
     table, split = small
     fit_split = None if SETTINGS[name]["mode"] == "transfer" else split
     out = {f: tmp_path / f for f in ("model.pt", "log.csv", "samples.png")}
-    train_generator(
-        name,
-        SETTINGS[name],
-        table,
-        fit_split,
-        seed=1,
-        image_size=28,
-        device="cpu",
-        threads=1,
-        out_model=out["model.pt"],
-        out_log=out["log.csv"],
-        out_samples=out["samples.png"],
-    )
+    train_into(tmp_path, name, SETTINGS[name], table, fit_split)
     log = pd.read_csv(out["log.csv"])
     assert log["step"].iloc[-1] == SETTINGS[name]["steps"]
     assert np.isfinite(log.drop(columns="step").to_numpy()).all()
@@ -118,6 +106,52 @@ def test_train_then_generate(name, small, tmp_path):
     # same checkpoint, same seed: the same synthetic images
     again = generate_into(tmp_path / "t", out["model.pt"], table, split, Regime("fewshot", 2))
     assert again["image"].tolist() == synth["image"].tolist()
+
+
+def test_finetune_never_sees_a_test_image(small, tmp_path):
+    """Mode finetune: the pretraining sees the source images only, the fine-tuning the
+    replicate's training images only, from the pretrained weights (at a learning rate too
+    small to move them, they stay); the checkpoint's fingerprint covers both stages."""
+    from genaug.errors import GenaugError
+
+    table, split = small
+    settings = {**SETTINGS["cvae"], "mode": "finetune", "finetune_steps": 2, "finetune_lr": 1e-12}
+    pre, fine = tmp_path / "pre", tmp_path / "fine"
+
+    pretrained = train_into(pre, "cvae", settings, table, None)
+    tuned = train_into(fine, "cvae", settings, table, split, pretrained=pre / "model.pt")
+    source = training_rows(table, None)
+    seen = set(training_rows(table, split)["image_id"])
+    test = set(split.loc[split["split"] == "test", "image_id"])
+    assert not (seen | set(source["image_id"])) & test
+    assert pretrained["extra"]["mode"] == "pretrain" and tuned["extra"]["mode"] == "finetune"
+    assert tuned["extra"]["train_images_sha256"] == ids_sha256(seen)
+    assert tuned["extra"]["pretrain_images_sha256"] == ids_sha256(source["image_id"])
+    assert tuned["extra"]["pretrained_sha256"] == sha256_file(pre / "model.pt")
+    assert check_trained_on(pre / "model.pt", table, None)
+    assert check_trained_on(fine / "model.pt", table, split)
+    # a table with other source images than the pretraining saw: the check fails
+    fewer_source = table.drop(index=table.index[table["role"] == "source"][:1])
+    assert not check_trained_on(fine / "model.pt", fewer_source, split)
+    assert pd.read_csv(fine / "log.csv")["step"].iloc[-1] == 2
+
+    # the fine-tuning started from the pretrained weights; the class columns are new
+    n_target = split.loc[split["split"] == "train", "label"].nunique()
+    for key, weight in tuned["state_dict"].items():
+        if key in ("encoder.hidden.0.weight", "decoder.hidden.0.weight"):
+            assert weight.shape[1] - pretrained["state_dict"][key].shape[1] == n_target - 3
+        else:
+            torch.testing.assert_close(weight, pretrained["state_dict"][key], rtol=0, atol=1e-8)
+    synth = generate_into(tmp_path / "s", fine / "model.pt", table, split, Regime("fewshot", 2))
+    assert set(synth["label"]) == set(training_rows(table, split)["label"])
+
+    # fine-tuning from a checkpoint that is not this table's pretraining: one line
+    with pytest.raises(GenaugError, match="pretrained on other images.*delete it"):
+        train_into(
+            tmp_path / "a", "cvae", settings, fewer_source, split, pretrained=pre / "model.pt"
+        )
+    with pytest.raises(GenaugError, match=r"not a pretrained cvae .*mode 'finetune'"):
+        train_into(tmp_path / "b", "cvae", settings, table, split, pretrained=fine / "model.pt")
 
 
 def test_transfer_needs_source_classes(small, tmp_path):

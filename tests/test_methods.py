@@ -44,7 +44,7 @@ def test_combinations_train_their_generator_and_run_where_it_runs():
     [
         ("gan+classical", "'gan' is not a configured generator"),
         ("dagan+mixup", "'mixup' is not a transform baseline"),
-        ("dagan+classical+erasing", "does not match"),  # the schema's pattern: one +
+        ("dagan+classical+erasing", "is not valid under any of the given schemas"),  # one +
         ("dagan+augmix", "add 'augmix' to methods"),
     ],
 )
@@ -63,3 +63,11 @@ def test_the_schema_still_rejects_other_names():
     config["methods"] = ["none", "dagan classical"]
     with pytest.raises(GenaugError, match=r"^config error at methods\[1\]:"):
         check_config(config, SCHEMA)
+
+
+def test_a_variant_of_a_generator_combines_too():
+    config = copy.deepcopy(default_config())
+    config["generators"]["cvae_fit"] = {"model": "cvae", "mode": "fit"}
+    config["methods"] = ["none", "classical", "cvae_fit+classical"]
+    check_config(config, SCHEMA)
+    assert generators_of(config["methods"], config["generators"]) == ["cvae_fit"]

@@ -23,7 +23,8 @@ from conftest import REPO, TINY, snakemake
 #: long enough (seconds) that a job is killed part-way, checkpointed often
 KILL_CONFIG = {
     "checkpoint_every": 10,
-    "generators": {"dagan": {"steps": 60}, "cvae": {"steps": 150}},
+    # cvae: finetune mode (the default config's), the fine-tuning killed
+    "generators": {"dagan": {"steps": 60}, "cvae": {"steps": 150, "finetune_steps": 150}},
 }
 KILL_AT = 20  # kill once a checkpoint of this step or later exists
 TARGETS = {

@@ -14,10 +14,9 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, train_into
 from genaug import runtime
 from genaug.data.fewshot import fewshot_split
-from genaug.generation import train_generator
 from genaug.models import load_generator
 from genaug.models.classifier import ConvNet
 from genaug.models.dagan import DAGAN
@@ -152,20 +151,7 @@ def test_compile_trains_a_generator_on_the_cpu(embedded, tmp_path):
     logs = {}
     for compile in (False, True):
         out = tmp_path / str(compile)
-        train_generator(
-            "cvae",
-            settings,
-            table,
-            split,
-            seed=0,
-            image_size=28,
-            device="cpu",
-            threads=1,
-            out_model=out / "model.pt",
-            out_log=out / "log.csv",
-            out_samples=out / "samples.png",
-            compile=compile,
-        )
+        train_into(out, "cvae", settings, table, split, seed=0, compile=compile)
         logs[compile] = pd.read_csv(out / "log.csv").drop(columns="seconds")
         model = load_generator(out / "model.pt")  # an eager model loads the weights
         assert model.checkpoint_extra["provenance"]["compile"] is compile

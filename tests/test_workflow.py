@@ -217,7 +217,7 @@ def test_one_figure_target_then_same_numbers(full_run, tmp_path):
     assert not (tmp_path / "results/classify").exists()
     assert not (tmp_path / "results/generators/dagan").exists()
 
-    # one transfer-mode and one fit-mode generator, through to the classifier runs at k=2
+    # one transfer-mode and one finetune-mode generator, through to the classifier runs at k=2
     methods = ["none", "classical", "dagan", "cvae"]
     targets = [f"results/classify/{m}/k2-seed{s}.json" for m in methods for s in SEEDS]
     snakemake(tmp_path, "--cores", "2", f"--configfile={TINY}", *targets)
@@ -234,3 +234,35 @@ def test_one_figure_target_then_same_numbers(full_run, tmp_path):
     config = yaml.safe_load(TINY.read_text())
     assert config["replicates"] == SEEDS and config["fewshot"]["shots"] == SHOTS
     assert config["imbalance"]["fractions"] == FRACTIONS
+
+
+def test_finetune_beside_its_fit_variant(tmp_path):
+    """``cvae`` (finetune mode in the default config) and its variant ``cvae_fit`` (fit mode)
+    in one method list: cvae pretrains once on the source images and fine-tunes per
+    replicate, cvae_fit trains per replicate; neither sees a test image; the stats compare
+    both with none."""
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(
+        yaml.safe_dump(
+            {
+                "scenarios": ["fewshot"],
+                "methods": ["none", "cvae", "cvae_fit"],
+                "generators": {"cvae_fit": {"model": "cvae", "mode": "fit", "steps": 12}},
+            }
+        )
+    )
+    snakemake(tmp_path, "--cores", "2", "--configfile", str(TINY), str(variant), "--", "all")
+    results = tmp_path / "results"
+    table = io.read_parquet(results / "data/prepared.parquet")
+    assert check_trained_on(results / "generators/cvae/source/model.pt", table, None)
+    assert not (results / "generators/cvae_fit/source").exists()
+    for tag in tags("fewshot"):
+        split = io.read_parquet(results / f"splits/{tag}.parquet")
+        for name, mode in [("cvae", "finetune"), ("cvae_fit", "fit")]:
+            model = results / f"generators/{name}/{tag}/model.pt"
+            assert check_trained_on(model, table, split), name
+            assert torch.load(model, weights_only=True)["extra"]["mode"] == mode
+            synth = io.read_parquet(results / f"synthetic/{name}/{tag}.parquet")
+            assert (synth["generator"] == name).all()
+    compared = pd.read_csv(results / "stats/fewshot/comparisons.csv")
+    assert set(compared["method"]) == {"cvae", "cvae_fit"}

@@ -16,7 +16,7 @@ from genaug.data.imbalance import TopUp
 from genaug.data.tables import ClassIndex, ids_sha256, images_tensor, split_rows
 from genaug.errors import GenaugError
 from genaug.models import get_generator, load_generator
-from genaug.models.base import Resume, Synthetic
+from genaug.models.base import Generator, Resume, Synthetic
 from genaug.provenance import code_version, config_hash, provenance, sha256_file
 from genaug.scenarios import Regime, check_topup
 from genaug.seeds import derive_seed
@@ -25,14 +25,16 @@ log = logging.getLogger(__name__)
 
 
 def training_rows(table: pd.DataFrame, split: pd.DataFrame | None) -> pd.DataFrame:
-    """What a generator may see: all source images (transfer mode) or the replicate's
-    reduced training images (fit mode). Never a test image."""
+    """What a generator may see: all source images (transfer mode, and the pretraining of
+    finetune mode) or the replicate's reduced training images (fit mode, and the fine-tuning
+    of finetune mode). Never a test image."""
     if split is None:
         rows = table[table["role"] == "source"].reset_index(drop=True)
         if rows.empty:
             raise GenaugError(
-                "the prepared table has no source images for a transfer-mode generator: "
-                "set that generator's mode to fit, or use a dataset with source classes"
+                "the prepared table has no source images for a transfer- or finetune-mode "
+                "generator: set that generator's mode to fit, or use a dataset with source "
+                "classes"
             )
         return rows
     return split_rows(table, split, "train")
@@ -53,8 +55,17 @@ def train_generator(
     resume_path: str | Path | None = None,
     checkpoint_every: int = 0,
     compile: bool = False,
+    pretrained: str | Path | None = None,
 ) -> None:
-    """Train generator ``name`` and write its checkpoint, training log and sample grid.
+    """Train generator ``name`` (its registered model: ``settings["model"]``, else ``name``)
+    and write its checkpoint, training log and sample grid.
+
+    ``split`` None: on the source images (transfer mode, or the pretraining of finetune
+    mode), else on the replicate's reduced training set. With ``pretrained`` (finetune mode:
+    the checkpoint its pretraining wrote), the model starts from those weights with new
+    class embeddings (:meth:`~genaug.models.base.Generator.new_classes`) and trains for
+    ``finetune_steps`` at ``finetune_lr``; its checkpoint records the source images' hash
+    (``pretrain_images_sha256``) with the replicate's.
 
     With ``resume_path``, training writes a resumable checkpoint there every
     ``checkpoint_every`` steps and continues from one left by an interrupted run of the same
@@ -73,17 +84,31 @@ def train_generator(
             f"prepared images are {images.shape[-1]} px but dataset.image_size is {image_size}: "
             "delete the outdir's data/prepared.parquet so it is rebuilt"
         )
-    model = get_generator(name)(
-        image_size, len(classes), image_channels=images.shape[1], **settings["hparams"]
-    )
+    steps, lr, stage = settings["steps"], settings["lr"], settings["mode"]
+    extra = {}
+    if pretrained is not None:
+        model = load_pretrained(pretrained, settings.get("model", name), table)
+        model.new_classes(len(classes))
+        steps = settings.get("finetune_steps", steps)
+        lr = settings.get("finetune_lr", lr)
+        extra = {
+            "pretrain_images_sha256": model.checkpoint_extra["train_images_sha256"],
+            "pretrained_sha256": sha256_file(pretrained),
+        }
+    else:
+        if stage == "finetune":
+            stage = "pretrain"
+        model = get_generator(settings.get("model", name))(
+            image_size, len(classes), image_channels=images.shape[1], **settings["hparams"]
+        )
     model = runtime.prepare(model, dev, compile=compile, parts=model.networks())
     log.info(
-        "training %s (%s mode) on %d images of %d classes for %d steps on %s",
+        "training %s (%s) on %d images of %d classes for %d steps on %s",
         name,
-        settings["mode"],
+        stage,
         len(rows),
         len(classes),
-        settings["steps"],
+        steps,
         dev,
     )
     resume = None
@@ -94,6 +119,7 @@ def train_generator(
             "seed": seed,
             "image_size": image_size,
             "train_images_sha256": train_sha256,
+            **extra,
             "parameters": {k: list(v.shape) for k, v in model.state_dict().items()},
             "device": dev.type,
             "compile": compile,
@@ -113,29 +139,30 @@ def train_generator(
     model.fit(
         images,
         labels,
-        steps=settings["steps"],
+        steps=steps,
         batch_size=settings["batch_size"],
-        lr=settings["lr"],
+        lr=lr,
         rng=runtime.rng(seed),
         device=dev,
         log=record,
-        log_every=max(1, settings["steps"] // 50),
+        log_every=max(1, steps // 50),
         resume=resume,
     )
     prov = provenance(
         settings,
         seed=seed,
         device=str(dev),
-        mode=settings["mode"],
+        mode=stage,
         compile=compile,
         resumed_from_step=resumed_from,
     )
     with io.atomic_path(out_model) as tmp:
         model.save(
             tmp,
-            mode=settings["mode"],
+            mode=stage,
             classes=classes.classes.tolist(),
             train_images_sha256=train_sha256,
+            **extra,
             n_train_images=len(rows),
             provenance=io.json_safe(prov),
         )
@@ -153,6 +180,25 @@ def train_generator(
         resume.remove()
 
 
+def load_pretrained(path: str | Path, model: str, table: pd.DataFrame) -> Generator:
+    """The pretrained checkpoint a fine-tuning starts from, after checking that it is a
+    ``model`` pretrained on exactly the source images of ``table``."""
+    pretrained = load_generator(path)
+    extra = pretrained.checkpoint_extra
+    source = ids_sha256(training_rows(table, None)["image_id"])
+    if pretrained.name != model or extra.get("mode") != "pretrain":
+        raise GenaugError(
+            f"{path} is not a pretrained {model} (it holds a {pretrained.name}, mode "
+            f"{extra.get('mode')!r}): delete it so that it is retrained"
+        )
+    if extra["train_images_sha256"] != source:
+        raise GenaugError(
+            f"{path} was pretrained on other images than this table's source images: delete "
+            "it so that it is retrained"
+        )
+    return pretrained
+
+
 def generate(
     model_path: str | Path,
     table: pd.DataFrame,
@@ -165,6 +211,7 @@ def generate(
     out_shards: str | Path,
     shard_size: int,
     topup: TopUp | None = None,
+    method: str | None = None,
 ) -> pd.DataFrame:
     """Synthetic images for one replicate of one regime.
 
@@ -172,19 +219,22 @@ def generate(
     split decided: images of the minority class only, made from (or, for class-conditional
     generators, drawn for) its real training images in turn; a translator
     (``model.translates``) makes them from the other classes' training images instead
-    (:func:`translation_sources`), one each.
+    (:func:`translation_sources`), one each. ``method`` names the images (``generator``
+    column, sample ids, seed); by default the model's name (a variant of a generator passes
+    its own).
     """
     check_topup(regime, topup)
     dev = runtime.setup(threads=1, seed=seed, device=device)
     model = load_generator(model_path).to(dev)
+    method = method or model.name
     checkpoint = sha256_file(model_path)
     rows = split_rows(table, split, "train")
-    if model.checkpoint_extra["mode"] == "fit":  # trained on these very classes
+    if model.checkpoint_extra["mode"] in ("fit", "finetune"):  # trained on these classes
         classes = ClassIndex(model.checkpoint_extra["classes"])
     else:  # transfer: the target classes are new to the model
         classes = ClassIndex(rows["label"])
     keep = None
-    gen_seed = derive_seed(seed, "generate", model.name, regime.tag)
+    gen_seed = derive_seed(seed, "generate", method, regime.tag)
     if regime.spec.tops_up and model.translates:
         rows, n_per_image = translation_sources(rows, topup, gen_seed), 1
     elif regime.spec.tops_up:
@@ -212,13 +262,11 @@ def generate(
     source_ids = np.where(source >= 0, rows["image_id"].to_numpy()[np.maximum(source, 0)], None)
     df = pd.DataFrame(
         {
-            "sample_id": [
-                f"{model.name}-{regime.tag}-seed{seed}-{i:06d}" for i in range(len(source))
-            ],
+            "sample_id": [f"{method}-{regime.tag}-seed{seed}-{i:06d}" for i in range(len(source))],
             "image": [io.encode_png(a) for a in io.to_uint8(synth.images.numpy())],
             "label": classes.decode(synth.labels).astype(np.int64),
             "source_image_id": pd.array(source_ids, dtype="string"),
-            "generator": model.name,
+            "generator": method,
             "checkpoint_sha256": checkpoint,
             "seed": seed,
             "generation_seed": gen_seed,
@@ -233,7 +281,7 @@ def generate(
         },
         seed=seed,
         checkpoint_sha256=checkpoint,
-        generator=model.name,
+        generator=method,
         generator_provenance=model.checkpoint_extra.get("provenance"),
     )
     io.write_parquet(df, out_table, meta=prov)
@@ -252,6 +300,11 @@ def translation_sources(rows: pd.DataFrame, topup: TopUp, seed: int) -> pd.DataF
 
 
 def check_trained_on(model_path: str | Path, table: pd.DataFrame, split: pd.DataFrame | None):
-    """True when the checkpoint was trained on exactly what its mode allows."""
+    """True when the checkpoint was trained on exactly what its mode allows; a fine-tuned
+    one also on exactly the source images in its pretraining."""
     extra = torch.load(model_path, map_location="cpu", weights_only=True)["extra"]
-    return extra["train_images_sha256"] == ids_sha256(training_rows(table, split)["image_id"])
+    trained = extra["train_images_sha256"] == ids_sha256(training_rows(table, split)["image_id"])
+    if extra["mode"] != "finetune":
+        return trained
+    source = ids_sha256(training_rows(table, None)["image_id"])
+    return trained and extra.get("pretrain_images_sha256") == source

@@ -22,7 +22,7 @@ JOIN = "+"
 
 def split_combo(name: str) -> tuple[str, str] | None:
     """``"dagan+classical"`` -> ``("dagan", "classical")``; None for a method that is not a
-    combination (no ``+``). Which names are allowed is :func:`check_methods`'s business."""
+    combination (no ``+``). Which names are allowed is :func:`check_combos`'s business."""
     if JOIN not in name:
         return None
     generator, _, transform = name.partition(JOIN)
@@ -49,21 +49,22 @@ def combos_on(transform: str, methods: Iterable[str]) -> list[str]:
     return [m for m in methods if (c := split_combo(m)) is not None and c[1] == transform]
 
 
-def check_methods(config: dict) -> None:
-    """Stop with one line when a combination in ``methods`` does not name a configured
-    generator, a transform baseline, and a transform that is itself in ``methods`` (the
-    statistics compare the combination with it)."""
+def check_combos(config: dict, generators: Iterable[str]) -> None:
+    """Stop with one line when a combination in ``methods`` does not name one of
+    ``generators`` (the config's generator blocks), a transform baseline, and a transform that
+    is itself in ``methods`` (the statistics compare the combination with it)."""
     methods = config["methods"]
+    generators = list(generators)
     for i, method in enumerate(methods):
         combo = split_combo(method)
         if combo is None:
             continue
         generator, transform = combo
         where = f"config error at methods[{i}]: {method!r}"
-        if generator not in config["generators"]:
+        if generator not in generators:
             raise GenaugError(
                 f"{where} is <generator>+<transform>, but {generator!r} is not a configured "
-                f"generator (one of {', '.join(config['generators'])}): fix it"
+                f"generator (one of {', '.join(generators)}): fix it"
             )
         if transform not in TRANSFORM_NAMES:
             raise GenaugError(

@@ -47,13 +47,19 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from genaug.classify import Plan, train_classifier
+from genaug import io
+from genaug.classify import Plan, prepare, train_classifier
+from genaug.data.tables import images_tensor, split_rows
 from genaug.errors import GenaugError
+from genaug.models.classifier import make_classifier
+from genaug.provenance import code_version, config_hash
+from genaug.seeds import derive_seed
 
 #: L-BFGS iterations of the CAS probe (:func:`cas`)
 CAS_STEPS = 100
@@ -450,21 +456,6 @@ def quality_row(
 
 
 # --------------------------------------------------------------------------- the workflow stage
-#: the columns of a quality table, after the row's identity: every metric of :func:`quality_row`
-METRIC_COLUMNS = [
-    "fd",
-    "kid",
-    "kid_se",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "diversity",
-    "memorised",
-    "nn_ratio",
-    "label_consistency",
-    "cas",
-]
 #: the scope of the one encoder trained on the source classes
 SOURCE_SCOPE = "source"
 
@@ -483,8 +474,6 @@ def encoder_rows(table, split, on_source: bool):
     """The real images an encoder of a scenario learns from, and a description of them: the
     source classes (``on_source`` and the table has any), else the replicate's training split.
     Never test images."""
-    from genaug.data.tables import split_rows
-
     source = table[table["role"] == "source"] if "role" in table else table.iloc[:0]
     if on_source and len(source):
         rows, what = source.reset_index(drop=True), "the source classes"
@@ -500,8 +489,6 @@ def encoder_rows(table, split, on_source: bool):
 
 def fit_encoder(rows, trained_on: str, seed: int, settings: dict | None, device) -> TrainedEncoder:
     """:func:`train_encoder` on a table's ``rows`` (``image``, ``label``)."""
-    from genaug.data.tables import images_tensor
-
     images = images_tensor(rows["image"])
     settings = {**DEFAULT_SETTINGS, **(settings or {})}
     encoder, sha = train_encoder(images, rows["label"].to_numpy(), seed, settings, device)
@@ -521,8 +508,6 @@ def train_encoders(
     """The encoders of one scenario: one on the source classes (``on_source`` and the table
     has them; scope ``source``), else one per replicate split (``splits``: tag -> split rows),
     each deterministic under a seed derived from ``seed`` and its scope."""
-    from genaug.seeds import derive_seed
-
     todo = {tag: encoder_rows(table, split, on_source) for tag, split in splits.items()}
     if on_source and any(what.startswith("the source") for _, what in todo.values()):
         todo = {SOURCE_SCOPE: next(iter(todo.values()))}
@@ -542,8 +527,6 @@ def encoder_for(encoders: dict[str, TrainedEncoder], tag: str) -> TrainedEncoder
 def save_encoders(encoders: dict[str, TrainedEncoder], path) -> None:
     """Every encoder of a scenario (by scope: ``source`` or a replicate's tag) in one file,
     with what rebuilds it."""
-    from genaug import io
-
     entries = {
         scope: {
             "state_dict": trained.encoder.net.state_dict(),
@@ -560,8 +543,6 @@ def save_encoders(encoders: dict[str, TrainedEncoder], path) -> None:
 
 def load_encoders(path, device: torch.device | str = "cpu") -> dict[str, TrainedEncoder]:
     """What :func:`save_encoders` wrote; each encoder's sha256 is checked against its weights."""
-    from genaug.models.classifier import make_classifier
-
     encoders = {}
     for scope, e in torch.load(path, map_location="cpu", weights_only=True).items():
         net = make_classifier(**e["build"])
@@ -641,14 +622,7 @@ def assess_method(
     ``splits``: per seed, its (rows, top-up) as :func:`genaug.scenarios.read_split` returns
     them; ``synthetic``: per seed, the generator's synthetic table (None for baselines);
     ``settings``: ``classifier`` and ``augment`` (how rule classify builds each method's pool),
-    ``cas_steps`` (:func:`cas`) and ``config`` (hashed into the provenance)."""
-    import pandas as pd
-
-    from genaug import io
-    from genaug.classify import prepare
-    from genaug.provenance import code_version, config_hash
-    from genaug.seeds import derive_seed
-
+    ``cas_steps`` (:func:`cas`); their hash is the rows' ``config_hash``."""
     rows, pairs = [], []
     for seed, (split, topup), synth in zip(seeds, splits, synthetic, strict=True):
         run = prepare(
@@ -668,7 +642,7 @@ def assess_method(
                 "replicate": seed,
                 **row,
                 "checkpoint_sha256": ";".join(checkpoints),
-                "config_hash": config_hash(settings["config"]),
+                "config_hash": config_hash(settings),
                 "code_version": code_version(),
             }
         )

@@ -141,32 +141,35 @@ def summary_markdown(config: dict, scenarios: Mapping[str, ScenarioResults]) -> 
     return "\n".join(lines)
 
 
+#: Snakemake's report centres its front page vertically in a full-height box, so a page taller
+#: than the window (ours: the answer beside a rule graph of two dozen rules) overflows above
+#: the top, where it cannot be scrolled to; "safe center" centres only what fits. Raw HTML in
+#: the page itself, since a --report-stylesheet path would be relative to the working directory.
+FRONT_PAGE_STYLE = """.. raw:: html
+
+   <style>.grow.flex.items-center.justify-center.h-screen { align-items: safe center; }</style>"""
+
+
 def front_page_rst(config: dict, scenarios: Mapping[str, ScenarioResults]) -> str:
-    """The HTML report's front page (reStructuredText): the answer per scenario, then what was
-    run, in words. Snakemake renders it through Jinja first, so it must hold no Jinja syntax."""
+    """The HTML report's front page (reStructuredText): the brief answer per scenario
+    (:func:`answer_markdown`), short enough that the report's vertically centred front page
+    shows its top in a browser window. Snakemake renders it through Jinja first, so it must
+    hold no Jinja syntax."""
     margin = config["stats"]["equivalence_margin"]
-    lines = [_rst(_intro(config)), ""]
+    lines = [FRONT_PAGE_STYLE, "", _rst(_intro(config)), ""]
     for name, res in scenarios.items():
         title = scenario(name).title
         lines += [
             title,
             "-" * len(title),
             "",
-            _rst(answer_markdown(name, res.comparisons, res.quality, margin)),
+            _rst(answer_markdown(name, res.comparisons, res.quality, margin, brief=True)),
             "",
         ]
-    what = "What was run"
     lines += [
-        what,
-        "-" * len(what),
-        "",
-        f"Scenarios: {', '.join(scenarios)}. Methods: "
-        + ", ".join(f"``{m}``" for m in config["methods"])
-        + f". Classifier: {config['classifier']['arch']}, {config['classifier']['steps']} steps. "
-        "The tables and figures are listed on the left; ``summary.md`` in the output folder "
-        "holds the same answer with every table.",
-        "",
-        f"Code version ``{code_version()}``, config hash ``{config_hash(config)}``.",
+        f"Every table, the quality of each method's images and the provenance (code "
+        f"``{code_version()}``, config ``{config_hash(config)}``) are in ``summary.md`` in the "
+        "output folder and under Results on the left.",
         "",
     ]
     return "\n".join(lines).replace("{{", "{ {").replace("{%", "{ %")
@@ -481,29 +484,47 @@ def quality_markdown(table: pd.DataFrame, by: str, level_name: str) -> str:
 DIAGNOSIS_LIMITS = {"diversity": 0.2, "label_consistency": 2.0, "memorised": 0.5, "precision": 0.3}
 
 
-def diagnose(q: Mapping[str, float]) -> str:
-    """What a method's mean quality row (:func:`quality_means`) says about its images, in a
-    few words: the first of near-copies, off-class, memorised or unrealistic that holds, else
-    the key figures."""
-    parts = []
+#: what each problem :func:`problems` finds is called: in full, and as a group heading
+PROBLEMS = {
+    "near-copies": ("its images of one source are near-copies (diversity {:.2f})", "near-copies"),
+    "off-class": ("they do not look like their class", "off-class"),
+    "memorised": ("{:.0%} are near-copies of a training image", "copies of training images"),
+    "unrealistic": ("few look real (precision {:.2f})", "unrealistic"),
+}
+
+
+def problems(q: Mapping[str, float]) -> list[tuple[str, float]]:
+    """The problems a method's mean quality row (:func:`quality_means`) shows, each with the
+    figure that shows it: near-copies (low diversity), off-class (label consistency below
+    twice chance), memorised, unrealistic (low precision); limits in
+    :data:`DIAGNOSIS_LIMITS`."""
+    found = []
     if q["diversity"] < DIAGNOSIS_LIMITS["diversity"]:
-        parts.append(f"its images of one source are near-copies (diversity {q['diversity']:.2f})")
+        found.append(("near-copies", q["diversity"]))
     if q["label_consistency"] < DIAGNOSIS_LIMITS["label_consistency"] * q["chance"]:
-        parts.append(
-            f"they do not look like their class (label consistency {q['label_consistency']:.2f}, "
-            f"chance {q['chance']:.2f})"
-        )
+        found.append(("off-class", q["label_consistency"]))
     if q["memorised"] > DIAGNOSIS_LIMITS["memorised"]:
-        parts.append(f"{100 * q['memorised']:.0f} % are near-copies of a training image")
+        found.append(("memorised", q["memorised"]))
     if q["precision"] < DIAGNOSIS_LIMITS["precision"]:
-        parts.append(f"few look real (precision {q['precision']:.2f})")
-    if not parts:
-        parts.append(
-            f"diversity {_fmt_num(q['diversity'])}, label consistency "
-            f"{q['label_consistency']:.2f} (chance {q['chance']:.2f}), precision "
-            f"{q['precision']:.2f}"
+        found.append(("unrealistic", q["precision"]))
+    return found
+
+
+def diagnose(q: Mapping[str, float]) -> str:
+    """:func:`problems` in words, or, where there is none, the key figures."""
+    found = [
+        PROBLEMS[kind][0].format(value)
+        + (
+            f" (label consistency {value:.2f}, chance {q['chance']:.2f})"
+            if kind == "off-class"
+            else ""
         )
-    return "; ".join(parts)
+        for kind, value in problems(q)
+    ]
+    return "; ".join(found) or (
+        f"diversity {_fmt_num(q['diversity'])}, label consistency "
+        f"{q['label_consistency']:.2f} (chance {q['chance']:.2f}), precision {q['precision']:.2f}"
+    )
 
 
 def _pp(x: float) -> str:
@@ -515,12 +536,16 @@ def answer_markdown(
     comparisons: pd.DataFrame,
     quality: pd.DataFrame | None,
     margin: float,
+    *,
+    brief: bool = False,
 ) -> str:
     """The answer first, in words, for one scenario: per metric and level, which methods beat
     the baseline and by how much (with the interval), which were equivalent, worse, or
     inconclusive for want of replicates; for the methods that did not gain, what the quality
     stage says about their images (:func:`diagnose`); and whether the replicates sufficed.
-    ``comparisons`` is rule stats' comparisons.csv, ``quality`` the scenario's quality.csv."""
+    ``comparisons`` is rule stats' comparisons.csv, ``quality`` the scenario's quality.csv.
+    ``brief`` (the HTML front page): the first metric only, the inconclusive ones counted, not
+    named, and only the quality problems, grouped."""
     spec = scenario(name)
     by = spec.level
     means = None if quality is None else quality_means(quality, by).set_index(["method", by])
@@ -530,22 +555,32 @@ def answer_markdown(
         comparisons = comparisons[comparisons["baseline"] == comparisons["baseline"].iloc[0]]
     lines = []
     for i, (metric, table) in enumerate(comparisons.groupby("metric", sort=False)):
+        if brief and i:
+            break
         lines.append(f"**{metric.replace('_', ' ')}**, against `none`:")
         lines.append("")
         for level, rows in table.groupby(by, sort=True):
-            lines.append(f"- {spec.level_name} = {level:g}: " + _level_answer(rows, margin))
-            why = [
-                f"`{m}`: {diagnose(means.loc[(m, level)])}"
+            lines.append(f"- {spec.level_name} = {level:g}: " + _level_answer(rows, margin, brief))
+            others = [
+                (m, means.loc[(m, level)])
                 for m in rows.loc[rows["verdict"] != "better", "method"]
                 if i == 0 and means is not None and (m, level) in means.index
             ]
+            if brief:
+                grouped = {}
+                for m, q in others:
+                    for kind, value in problems(q)[:1]:
+                        grouped.setdefault(kind, []).append(f"`{m}` ({value:.2f})")
+                why = [f"{PROBLEMS[k][1]}: {', '.join(v)}" for k, v in grouped.items()]
+            else:
+                why = [f"`{m}`: {diagnose(q)}" for m, q in others]
             if why:
                 lines.append(f"  Why, from the quality of their images: {'; '.join(why)}.")
         lines.append("")
-    if on_top is not None and len(on_top):
+    if on_top is not None and len(on_top) and not brief:
         lines += _on_top_answer(on_top, spec, margin)
         comparisons = pd.concat([comparisons, on_top])
-    lines.append(_replicates_answer(comparisons, margin))
+    lines.append(_replicates_answer(comparisons, margin, brief))
     return "\n".join(lines)
 
 
@@ -567,7 +602,7 @@ def _on_top_answer(rows: pd.DataFrame, spec, margin: float) -> list[str]:
     return lines
 
 
-def _level_answer(rows: pd.DataFrame, margin: float) -> str:
+def _level_answer(rows: pd.DataFrame, margin: float, brief: bool = False) -> str:
     def named(verdict: str, with_ci: bool = True, needed: bool = False) -> list[str]:
         out = []
         for r in rows[rows["verdict"] == verdict].sort_values("diff", ascending=False).itertuples():
@@ -594,21 +629,30 @@ def _level_answer(rows: pd.DataFrame, margin: float) -> str:
         ("n/a: zero spread", "The same difference in every replicate, so no test", {}),
         ("inconclusive", "Inconclusive", {}),
     ]:
-        if found := named(verdict, **kwargs):
+        found = named(verdict, **kwargs)
+        if found and brief and verdict.startswith(("inconclusive", "n/a")):
+            parts.append(f"{label}: {len(found)} more.")
+        elif found:
             parts.append(f"{label}: {', '.join(found)}.")
     return " ".join(parts)
 
 
-def _replicates_answer(comparisons: pd.DataFrame, margin: float) -> str:
+def _replicates_answer(comparisons: pd.DataFrame, margin: float, brief: bool = False) -> str:
     n = int(comparisons["n"].max())
     few = int((comparisons["verdict"] == "inconclusive: too few replicates").sum())
     mde = comparisons["mde"].dropna()
+    median = f"{100 * mde.median():.1f} pp" if len(mde) else "n/a"
+    if brief:
+        verdict = "No" if few else "Yes"
+        return (
+            f"**Did {n} replicates suffice?** {verdict}: {few} of {len(comparisons)} "
+            f"comparisons could not detect even a ±{100 * margin:g} pp effect (median "
+            f"detectable gain {median}); raise `replicates` to their *n needed*."
+        )
     text = (
         f"**Did {n} replicates suffice?** The smallest gain they could detect (80 % power, "
-        f"Holm-corrected α) was {100 * mde.median():.1f} pp at the median comparison "
-        f"(range {100 * mde.min():.1f} to {100 * mde.max():.1f} pp). "
-        if len(mde)
-        else f"**Did {n} replicates suffice?** "
+        f"Holm-corrected α) was {median} at the median comparison"
+        + (f" (range {100 * mde.min():.1f} to {100 * mde.max():.1f} pp). " if len(mde) else ". ")
     )
     if few:
         return text + (

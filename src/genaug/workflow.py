@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from genaug.errors import GenaugError
-from genaug.methods import check_methods
+from genaug.methods import check_combos, split_combo
 
 log = logging.getLogger("genaug")
 
@@ -34,12 +34,57 @@ def check_config(config: dict, schema_path: str | Path) -> None:
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
-    coerce_config_strings(config, yaml.safe_load(Path(schema_path).read_text()))
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    coerce_config_strings(config, schema)
     try:
         validate(config, str(schema_path))
     except WorkflowError:
         raise GenaugError(explain_config_error(config, schema_path)) from None
-    check_methods(config)  # generator+transform combinations: what the schema cannot see
+    check_methods(config, built_in=schema["properties"]["methods"]["items"]["anyOf"][0]["enum"])
+    check_combos(config, generator_settings(config))
+
+
+def generator_settings(config: dict) -> dict[str, dict]:
+    """The training settings of every block under ``generators``, by its name (the method
+    name), each with ``model``: the registered generator it trains. A block that names a
+    ``model`` is a variant of that generator's block: the keys it leaves out come from there
+    (``hparams`` key by key), e.g. ``cvae_fit: {model: cvae, mode: fit}``. ``finetune_steps``
+    and ``finetune_lr`` default to the block's ``steps`` and ``lr``. Stops with one line for
+    an unknown ``model``. Torch-free: the Snakefile resolves them before any job."""
+    from genaug.models.registry import GENERATORS
+
+    blocks = config["generators"]
+    out = {}
+    for name, block in blocks.items():
+        model = block.get("model", name)
+        if model not in GENERATORS:
+            raise GenaugError(
+                f"config error at generators.{name}.model: unknown generator {model!r}: name "
+                f"one of {', '.join(sorted(GENERATORS))} (fix it in your --configfile or --config)"
+            )
+        base = blocks.get(model, {}) if model != name else {}
+        settings = {**base, **block, "model": model}
+        settings["hparams"] = {**base.get("hparams", {}), **block.get("hparams", {})}
+        settings.setdefault("finetune_steps", settings["steps"])
+        settings.setdefault("finetune_lr", settings["lr"])
+        out[name] = settings
+    return out
+
+
+def check_methods(config: dict, built_in: list[str]) -> None:
+    """Stop with one line when a method is neither ``built_in`` (the schema's names) nor the
+    name of a block under ``generators`` (a variant, see :func:`generator_settings`)."""
+    settings = generator_settings(config)
+    for i, method in enumerate(config["methods"]):
+        if split_combo(method) is not None:
+            continue  # a generator on top of a transform: check_combos
+        if method not in built_in and method not in settings:
+            raise GenaugError(
+                f"config error at methods[{i}]: {method!r} is neither a known method nor a "
+                "block under generators: fix it in your --configfile or --config (a variant "
+                "of a generator needs its block, e.g. generators.cvae_fit: {model: cvae, "
+                "mode: fit})"
+            )
 
 
 #: how ``--config`` spells a non-string scalar (YAML's forms), by the JSON type it becomes

@@ -24,7 +24,7 @@ CONDITIONAL = ["aae", "cgan", "cvae"]
 @pytest.mark.parametrize("name", CONDITIONAL)
 def test_classes_and_labels(name):
     cls = get_generator(name)
-    assert cls.modes == ("fit",) and not cls.from_source
+    assert cls.modes == ("fit", "finetune") and not cls.from_source
     with pytest.raises(GenaugError, match="n_classes > 0"):
         cls(SIZE)
     model = make(name)

@@ -52,7 +52,8 @@ class AAE(ConditionalGenerator):
     units per hidden layer), ``adv_weight`` (weight of the encoder's adversarial loss)."""
 
     name = "aae"
-    modes = ("fit",)
+    modes = ("fit", "finetune")
+    class_modules = ("decoder.hidden.0",)  # the one-hot label enters the decoder only
     defaults = DEFAULTS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -34,7 +34,7 @@ from genaug.runtime import autocast
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["transfer", "fit"]
+Mode = Literal["transfer", "fit", "finetune"]
 LogFn = Callable[[dict[str, float]], None]
 
 #: images per forward pass outside training (encoding, sampling, augmenting)
@@ -95,7 +95,9 @@ class Generator(nn.Module):
     name: ClassVar[str]
     #: the modes it can be trained in (the same as its entry in ``genaug.models.registry``):
     #: "transfer": trained once on source classes, applied to unseen target images;
-    #: "fit": trained on the (reduced) training data of each replicate.
+    #: "fit": trained on the (reduced) training data of each replicate;
+    #: "finetune": trained once on source classes, then fine-tuned per replicate on its
+    #: training data with new classes (:meth:`new_classes`).
     modes: ClassVar[tuple[Mode, ...]]
     #: the hyperparameters and their defaults; config values are cast to the defaults' types
     defaults: ClassVar[dict[str, Any]] = {}
@@ -107,6 +109,10 @@ class Generator(nn.Module):
     #: which :meth:`output_labels` gives them: the imbalance top-up then takes the other
     #: classes' training images as its sources (``genaug.generation.generate``)
     translates: ClassVar[bool] = False
+    #: the class-conditioning layers (dotted module names), which :meth:`new_classes`
+    #: replaces: an ``nn.Embedding`` whose last ``n_classes`` rows are the classes, or an
+    #: ``nn.Linear`` whose last ``n_classes`` inputs are the one-hot label
+    class_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, image_size: int, n_classes: int = 0, *, image_channels: int = 1, **hparams: Any
@@ -150,6 +156,33 @@ class Generator(nn.Module):
 
     def finish_fit(self, images: torch.Tensor, device: torch.device) -> None:
         """Called after the last step, in eval mode."""
+
+    def new_classes(self, n_classes: int) -> None:
+        """Make the model one of ``n_classes`` new classes (to fine-tune it on unseen ones):
+        the class rows / one-hot input columns of the :attr:`class_modules` are replaced by
+        freshly initialised ones, as a new model's are (draws from the global torch RNG);
+        every other weight, and those layers' leading rows or columns that are not classes
+        (a null class, the image features) and biases, are kept."""
+        if not self.class_modules:
+            raise GenaugError(
+                f"the {self.name} generator is not class-conditional, so it cannot learn new "
+                "classes: use mode transfer or fit for it"
+            )
+        fresh = type(self)(
+            self.image_size, n_classes, image_channels=self.image_channels, **self.hparams
+        )
+        # hand-written: torch has no helper that resizes a layer's class rows or columns
+        for name in self.class_modules:
+            old, new = self.get_submodule(name), fresh.get_submodule(name)
+            axis = 0 if isinstance(old, nn.Embedding) else 1  # Linear: input columns
+            kept = old.weight.shape[axis] - self.n_classes
+            with torch.no_grad():
+                new.weight.narrow(axis, 0, kept).copy_(old.weight.narrow(axis, 0, kept))
+                if getattr(old, "bias", None) is not None:
+                    new.bias.copy_(old.bias)
+            parent, _, child = name.rpartition(".")
+            setattr(self.get_submodule(parent), child, new.to(old.weight))
+        self.n_classes = int(n_classes)
 
     # ---------------------------------------------------------------- training
     def fit(
@@ -562,7 +595,7 @@ class ConditionalGenerator(Generator):
     that sizes the noise in ``noise_hparam``; sampling and augmentation are shared.
     """
 
-    modes = ("fit",)
+    modes = ("fit", "finetune")
     from_source = False
     noise_hparam: ClassVar[str] = "latent_dim"
 

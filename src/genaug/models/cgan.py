@@ -76,7 +76,8 @@ class CGAN(ConditionalGenerator):
     generator's label embedding), ``base_channels`` (width of both networks)."""
 
     name = "cgan"
-    modes = ("fit",)
+    modes = ("fit", "finetune")
+    class_modules = ("net.embed", "discriminator.embed")  # the label embeddings
     defaults = DEFAULTS
     noise_hparam = "z_dim"
 

@@ -63,7 +63,8 @@ class CVAE(ConditionalGenerator):
     ``beta`` (weight of the KL term)."""
 
     name = "cvae"
-    modes = ("fit",)
+    modes = ("fit", "finetune")
+    class_modules = ("encoder.hidden.0", "decoder.hidden.0")  # their inputs end in the one-hot
     defaults = DEFAULTS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

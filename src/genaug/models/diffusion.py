@@ -8,10 +8,11 @@ average (EMA) of its weights, and make images with a few deterministic DDIM step
 (``DDIMScheduler``, eta = 0, "trailing" timesteps so that the first step starts from pure
 noise) through the EMA weights:
 
-- :class:`Diffusion` ("fit" mode): conditioned on the class, with classifier-free guidance
-  (Ho & Salimans, 2022): during training the label is replaced by a null class with
-  probability ``label_dropout``; sampling mixes the conditional and the null prediction,
-  ``eps = eps_c + guidance * (eps_c - eps_null)`` (``guidance = 0``: purely conditional).
+- :class:`Diffusion` ("fit" or "finetune" mode): conditioned on the class, with
+  classifier-free guidance (Ho & Salimans, 2022): during training the label is replaced by
+  a null class with probability ``label_dropout``; sampling mixes the conditional and the
+  null prediction, ``eps = eps_c + guidance * (eps_c - eps_null)`` (``guidance = 0``:
+  purely conditional).
 - :class:`SDEdit` ("transfer" mode): an unconditional denoiser trained on the source classes.
   To augment a real image of an unseen class it noises the image up to ``strength`` of the
   schedule and denoises it (SDEdit, Meng et al., 2022; "real guidance" in He et al., 2023):
@@ -223,14 +224,22 @@ class Diffusion(DenoisingGenerator, ConditionalGenerator):
     labels replaced by the null class)."""
 
     name = "diffusion"
-    modes = ("fit",)
+    modes = ("fit", "finetune")
     defaults = {**SHARED, "guidance": 1.0, "label_dropout": 0.1}
     conditional = True
+    #: the class embeddings of the U-Net and of its EMA (row 0, the null class, is kept)
+    class_modules = ("unet.class_embedding", "ema.module.class_embedding")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         check_range("guidance", self.hparams["guidance"], 0, math.inf)
         check_range("label_dropout", self.hparams["label_dropout"], 0, 1)
+
+    def new_classes(self, n_classes: int) -> None:
+        """New class embeddings (:meth:`Generator.new_classes`), and the EMA restarts, warm-up
+        included, from the weights the fine-tuning reaches after its first step."""
+        super().new_classes(n_classes)
+        self.ema.n_averaged.zero_()
 
     def drop_labels(self, labels: torch.Tensor) -> torch.Tensor:
         """Labels with a ``label_dropout`` share set to -1 (the null class, 0 after +1)."""

@@ -30,15 +30,17 @@ class Entry:
 
 
 TRANSFER_OR_FIT = ("transfer", "fit")
+#: class-conditional generators: fit, or pretrain on the source classes and fine-tune
+CONDITIONAL = ("fit", "finetune")
 GENERATORS: dict[str, Entry] = {
     "dagan": Entry("genaug.models.dagan", "DAGAN", TRANSFER_OR_FIT),
-    "cvae": Entry("genaug.models.cvae", "CVAE", ("fit",)),
-    "aae": Entry("genaug.models.aae", "AAE", ("fit",)),
-    "cgan": Entry("genaug.models.cgan", "CGAN", ("fit",)),
+    "cvae": Entry("genaug.models.cvae", "CVAE", CONDITIONAL),
+    "aae": Entry("genaug.models.aae", "AAE", CONDITIONAL),
+    "cgan": Entry("genaug.models.cgan", "CGAN", CONDITIONAL),
     "infogan": Entry("genaug.models.infogan", "InfoGAN", TRANSFER_OR_FIT),
     "latent": Entry("genaug.models.latent", "LatentAugment", TRANSFER_OR_FIT),
     "began": Entry("genaug.models.began", "BEGAN", TRANSFER_OR_FIT),
-    "diffusion": Entry("genaug.models.diffusion", "Diffusion", ("fit",)),
+    "diffusion": Entry("genaug.models.diffusion", "Diffusion", CONDITIONAL),
     "sdedit": Entry("genaug.models.diffusion", "SDEdit", ("transfer",)),
     "cyclegan": Entry("genaug.models.cyclegan", "CycleGAN", ("fit",)),
 }
@@ -62,13 +64,16 @@ def get_generator(name: str) -> type[Generator]:
 
 
 def check_modes(config: dict) -> None:
-    """Stop with one line when the config trains a generator in a mode it does not support
-    (run after the schema check, before any job)."""
-    for name, settings in config["generators"].items():
-        modes = entry(name).modes
+    """Stop with one line when the config trains a generator (or a variant of one) in a mode
+    it does not support (run after the schema check, before any job)."""
+    from genaug.workflow import generator_settings  # which imports this module
+
+    for name, settings in generator_settings(config).items():
+        model = settings["model"]
+        modes = entry(model).modes
         if settings["mode"] not in modes:
             raise GenaugError(
-                f"config error at generators.{name}.mode: the {name} generator supports mode "
+                f"config error at generators.{name}.mode: the {model} generator supports mode "
                 f"{' or '.join(modes)}, not {settings['mode']!r}: fix it"
             )
 
