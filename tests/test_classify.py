@@ -65,6 +65,9 @@ def test_generator_pool_is_used_and_recorded(task):
     assert augmented["n_train_augmented"] == 15
     assert none["n_train_augmented"] == 0
     assert augmented["provenance"]["checkpoint_sha256"] == ["0" * 64]
+    combo = run(task, "fake+classical", synthetic=copies)  # 2 copies per image + 15
+    assert combo["n_train_augmented"] == 15 * AUGMENT["n_per_image"] + 15
+    assert combo["provenance"]["config"]["transform"] == AUGMENT["classical"]
 
 
 @pytest.mark.parametrize("method", sorted(TRANSFORMS))

@@ -89,6 +89,9 @@ def test_a_combination_has_its_own_section_and_answer():
     assert "`classical` (+10.0 pp" in against_none and "`dagan+classical` (+10.0 pp" in against_none
     assert "no method beat it significantly. No meaningful difference (within ±2 pp): " in on_top
     assert "`dagan+classical` (+0.0 pp" in on_top
+    brief = report.answer_markdown("fewshot", comparisons, None, margin=0.02, brief=True)
+    assert "does the generator add anything to the transforms" in brief
+    assert "on top of `classical`" in brief
 
 
 def test_to_markdown_verdicts_and_replicates_needed():

@@ -498,7 +498,8 @@ def prepare(
             **settings,
             "n_per_image": copies,
             "ratio": None if topup is None else topup.ratio,
-            "transform": augment.get((split_combo(method) or (None, method))[1]),
+            # a combination records its transform's settings
+            "transform": augment.get(split_combo(method)[1] if split_combo(method) else method),
         },
     )
 

@@ -577,16 +577,16 @@ def answer_markdown(
             if why:
                 lines.append(f"  Why, from the quality of their images: {'; '.join(why)}.")
         lines.append("")
-    if on_top is not None and len(on_top) and not brief:
-        lines += _on_top_answer(on_top, spec, margin)
+    if on_top is not None and len(on_top):
+        lines += _on_top_answer(on_top, spec, margin, brief)
         comparisons = pd.concat([comparisons, on_top])
     lines.append(_replicates_answer(comparisons, margin, brief))
     return "\n".join(lines)
 
 
-def _on_top_answer(rows: pd.DataFrame, spec, margin: float) -> list[str]:
+def _on_top_answer(rows: pd.DataFrame, spec, margin: float, brief: bool) -> list[str]:
     """The combinations against their transform: which question each comparison answers,
-    then the verdicts per metric, transform and level."""
+    then the verdicts per metric (``brief``: the first only), transform and level."""
     combo, transform = rows[["method", "baseline"]].iloc[0]
     lines = [
         f"**Which comparison answers which question.** Against `none`: does augmentation help "
@@ -595,9 +595,11 @@ def _on_top_answer(rows: pd.DataFrame, spec, margin: float) -> list[str]:
         "",
     ]
     for (metric, base), table in rows.groupby(["metric", "baseline"], sort=False):
+        if brief and metric != rows["metric"].iloc[0]:
+            continue
         lines += [f"**{metric.replace('_', ' ')}**, on top of `{base}` (against `{base}`):", ""]
         for level, at in table.groupby(spec.level, sort=True):
-            lines.append(f"- {spec.level_name} = {level:g}: " + _level_answer(at, margin))
+            lines.append(f"- {spec.level_name} = {level:g}: " + _level_answer(at, margin, brief))
         lines.append("")
     return lines
 
