@@ -1,6 +1,7 @@
 # Names, paths and input functions shared by the rules.
 import re
 
+from genaug.methods import generator_of, generators_of
 from genaug.scenarios import (
     UNMEASURED,
     display_regime,
@@ -15,7 +16,8 @@ SEEDS = config["replicates"]
 METHODS = config["methods"]
 # every generator block's effective settings (variants resolved), by method name
 SETTINGS = generator_settings(config)
-GENERATORS = [m for m in METHODS if m in SETTINGS]
+# the generators to train: the configured methods' own and those of combinations (dagan+classical)
+GENERATORS = generators_of(METHODS, SETTINGS)
 DATASET = config["dataset"]["name"]
 MODE = {name: settings["mode"] for name, settings in SETTINGS.items()}
 # per scenario (see genaug.scenarios), its regime tags (k1, k5 / frac0.1, ...), methods and
@@ -26,7 +28,9 @@ ALL_REGIMES = [tag for tags in REGIMES.values() for tag in tags]
 SCENARIO_METHODS = {s: scenario(s).methods(config) for s in SCENARIOS}
 # the generators some configured scenario runs (cyclegan: imbalance only)
 RUN_GENERATORS = [
-    g for g in GENERATORS if any(g in ms for ms in SCENARIO_METHODS.values())
+    g
+    for g in GENERATORS
+    if any(g in generators_of(ms, GENERATORS) for ms in SCENARIO_METHODS.values())
 ]
 METRICS = {
     s: config["stats"]["metrics"].get(s) or list(scenario(s).default_metrics)
@@ -49,7 +53,7 @@ def display_tag(generator):
 wildcard_constraints:
     regime="|".join(map(re.escape, ALL_REGIMES)),
     seed=r"\d+",
-    method="|".join(METHODS),
+    method="|".join(map(re.escape, METHODS)),
     generator="|".join(SETTINGS),
     scenario="|".join(SCENARIOS),
     metric=r"[a-z][a-z0-9_]*",
@@ -110,10 +114,9 @@ def classify_inputs(wildcards):
         "table": rules.prepare.output.table,
         "splits": expand(rules.subsample.output.split, regime=regime, seed=SEEDS),
     }
-    if wildcards.method in GENERATORS:
-        inputs["synthetic"] = expand(
-            SYNTHETIC, generator=wildcards.method, regime=regime, seed=SEEDS
-        )
+    generator = generator_of(wildcards.method, GENERATORS)
+    if generator is not None:
+        inputs["synthetic"] = expand(SYNTHETIC, generator=generator, regime=regime, seed=SEEDS)
     return inputs
 
 
@@ -123,7 +126,7 @@ def training_logs(wildcards):
     dirs = {
         generator_dir(wildcards.generator, regime, seed)
         for s in SCENARIOS
-        if wildcards.generator in SCENARIO_METHODS[s]
+        if wildcards.generator in generators_of(SCENARIO_METHODS[s], GENERATORS)
         for regime in REGIMES[s]
         for seed in SEEDS
     }

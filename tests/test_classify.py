@@ -15,6 +15,7 @@ from genaug.augment import TRANSFORMS, transform_pool
 from genaug.data.fewshot import fewshot_split
 from genaug.errors import GenaugError
 from genaug.scenarios import Regime
+from genaug.seeds import derive_seed
 
 K3 = Regime("fewshot", 3)
 AUGMENT = {"n_per_image": 2, **TRANSFORM_SETTINGS}
@@ -64,6 +65,9 @@ def test_generator_pool_is_used_and_recorded(task):
     assert augmented["n_train_augmented"] == 15
     assert none["n_train_augmented"] == 0
     assert augmented["provenance"]["checkpoint_sha256"] == ["0" * 64]
+    combo = run(task, "fake+classical", synthetic=copies)  # 2 copies per image + 15
+    assert combo["n_train_augmented"] == 15 * AUGMENT["n_per_image"] + 15
+    assert combo["provenance"]["config"]["transform"] == AUGMENT["classical"]
 
 
 @pytest.mark.parametrize("method", sorted(TRANSFORMS))
@@ -87,7 +91,7 @@ def test_erasing_blanks_one_rectangle():
 
 
 def plan(method, **kwargs) -> classify.Plan:
-    return classify.STRATEGIES.get(method, classify.synthetic_pool)(toy_inputs(method, **kwargs))
+    return classify.strategy(method)(toy_inputs(method, **kwargs))
 
 
 @pytest.mark.parametrize(
@@ -129,6 +133,37 @@ def test_generators_plan_their_synthetic_pool():
     assert p.pool_source.tolist() == [3, 3, -1, 9, -1]  # rows of train; -1: none of them
     with pytest.raises(GenaugError, match="needs a generator's synthetic images"):
         plan("dagan")
+
+
+def synthetic_table(n: int) -> pd.DataFrame:
+    """``n`` synthetic 28 x 28 images of class 0, image j made from training image j % 2."""
+    pngs = [io.encode_png(np.full((28, 28), 50 + 20 * j, np.uint8)) for j in range(n)]
+    ids = pd.array([f"img{j % 2}" for j in range(n)], dtype="string")
+    return pd.DataFrame({"image": pngs, "label": [0] * n, "source_image_id": ids})
+
+
+@pytest.mark.parametrize("keep", [None, torch.tensor([0, 3, 1, 4, 5])])
+def test_combo_pool_is_the_transforms_own_plus_transformed_synthetic(keep):
+    """dagan+classical: the classical plan's transformed copies (the same images), and each
+    synthetic image transformed once; in imbalance the top-up keeps its size, half of each."""
+    n = 6 if keep is None else len(keep)
+    combo = plan("dagan+classical", keep=keep, synthetic=synthetic_table(n))
+    alone = plan("classical", keep=keep)
+    generator = plan("dagan", keep=keep, synthetic=synthetic_table(n))
+    transform = TRANSFORMS["classical"](TRANSFORM_SETTINGS["classical"])
+    made = transform_pool(generator.pool[0], 1, transform, derive_seed(0, "combo-synthetic"))
+    assert not torch.equal(made, generator.pool[0])  # the synthetic images are transformed
+    if keep is None:  # few-shot: both in full
+        expect = [(alone.pool[0], alone.pool_source), (made, generator.pool_source)]
+    else:  # the copies' even slots (3 of 5), the synthetic images' odd ones (2 of 5)
+        expect = [(alone.pool[0][0::2], alone.pool_source[0::2])]
+        expect.append((made[1::2], generator.pool_source[1::2]))
+    assert torch.equal(combo.pool[0], torch.cat([x for x, _ in expect]))
+    assert combo.pool_source.tolist() == torch.cat([s for _, s in expect]).tolist()
+    assert len(combo.pool[0]) == (12 if keep is None else 5) and combo.pool[1].eq(0).all()
+    assert combo.mix == alone.mix and torch.equal(combo.train[0], alone.train[0])
+    again = plan("dagan+classical", keep=keep, synthetic=synthetic_table(n))
+    assert torch.equal(again.pool[0], combo.pool[0])  # deterministic
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pandas as pd
-from test_stats import VERDICT_CASES, _differences, _runs
+from test_stats import VERDICT_CASES, _differences, _runs, combo_runs
 
 from genaug import report, stats
 
@@ -63,15 +63,35 @@ def test_comparisons_markdown_one_section_per_metric():
     comparisons, tables, described = stats.scenario_statistics(
         runs, ["minority_f1", "accuracy"], "fraction"
     )
-    assert list(tables) == ["minority_f1", "accuracy"]
-    assert list(comparisons["metric"]) == list(described["metric"].unique()) == list(tables)
+    metrics = ["minority_f1", "accuracy"]
+    assert list(tables) == [(m, "none") for m in metrics]
+    assert list(comparisons["metric"]) == list(described["metric"].unique()) == metrics
     md = report.comparisons_markdown(tables, "each kept fraction")
     assert md.index("### minority_f1\n") < md.index("### accuracy\n")
     assert md.count("each kept fraction") == 2
     assert md == "\n".join(
         f"### {m}\n\n{report.to_markdown(t, m, level_text='each kept fraction')}"
-        for m, t in tables.items()
+        for (m, _), t in tables.items()
     )
+
+
+def test_a_combination_has_its_own_section_and_answer():
+    comparisons, tables, _ = stats.scenario_statistics(combo_runs(), ["accuracy"], "k")
+    md = report.comparisons_markdown(tables, LEVEL)
+    assert md.index("### accuracy\n") < md.index("### On top of `classical`: accuracy\n")
+    assert "does the generator add anything to `classical`?" in md
+    answer = report.answer_markdown("fewshot", comparisons, None, margin=0.02)
+    assert (
+        "Against `none`: does augmentation help at all. `dagan+classical` against "
+        "`classical`: does the generator add anything to the transforms you would use anyway."
+    ) in answer
+    against_none, on_top = answer.split("on top of `classical`")
+    assert "`classical` (+10.0 pp" in against_none and "`dagan+classical` (+10.0 pp" in against_none
+    assert "no method beat it significantly. No meaningful difference (within ±2 pp): " in on_top
+    assert "`dagan+classical` (+0.0 pp" in on_top
+    brief = report.answer_markdown("fewshot", comparisons, None, margin=0.02, brief=True)
+    assert "does the generator add anything to the transforms" in brief
+    assert "on top of `classical`" in brief
 
 
 def test_to_markdown_verdicts_and_replicates_needed():

@@ -456,3 +456,30 @@ def test_verdicts_of_constructed_tables():
     # the few seeds do show that the difference lies within +-30 points
     wide = S.compare(_differences({"fewseeds": VERDICT_CASES["fewseeds"][0]}), margin=0.3)
     assert wide.attrs["margin"] == 0.3 and wide.loc[0, "verdict"] == "no meaningful difference"
+
+
+def combo_runs() -> pd.DataFrame:
+    """none, classical (+10 pp) and dagan+classical: classical plus zero-mean noise."""
+    runs = _differences({"classical": (0.10, 0.01, 8)})
+    alone = runs[runs["method"] == "classical"]
+    z = np.resize([1.0, -1.0], len(alone)) * 0.002  # mean 0, a little spread
+    combo = alone.assign(method="dagan+classical", accuracy=alone["accuracy"] + z)
+    return pd.concat([runs, combo], ignore_index=True)
+
+
+def test_a_combination_is_also_compared_with_its_transform():
+    """dagan+classical equal to classical up to zero-mean noise: a gain against none, no
+    meaningful difference against classical, each baseline its own Holm family."""
+    comparisons, tables, _ = S.scenario_statistics(combo_runs(), ["accuracy"], "k")
+    assert list(tables) == [("accuracy", "none"), ("accuracy", "classical")]
+    assert list(comparisons.columns[:4]) == ["metric", "baseline", "method", "k"]
+    verdicts = {(r.baseline, r.method): r.verdict for r in comparisons.itertuples()}
+    assert verdicts == {
+        ("none", "classical"): "better",
+        ("none", "dagan+classical"): "better",
+        ("classical", "dagan+classical"): "no meaningful difference",
+    }
+    on_top = tables["accuracy", "classical"]
+    assert on_top["diff"].abs().max() < 1e-12 and on_top["n"].tolist() == [8]
+    assert on_top["p_holm"].equals(on_top["p_one_sided"])  # a family of one
+    assert tables["accuracy", "none"]["method"].tolist() == ["classical", "dagan+classical"]

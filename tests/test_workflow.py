@@ -39,6 +39,7 @@ FEWSHOT_METHODS = [
     "cutmix",
     "neuralaug",
     *GENERATORS,
+    "dagan+classical",  # a generator on top of a transform
 ]
 METHODS = {
     "fewshot": FEWSHOT_METHODS,
@@ -120,9 +121,11 @@ def test_rerun_does_nothing(full_run):
 def test_stats_cover_every_comparison(full_run, scenario, by, levels, metrics):
     stats = full_run / "results/stats" / scenario
     table = pd.read_csv(stats / "comparisons.csv")
-    others = [m for m in METHODS[scenario] if m != "none"]
-    assert sorted(zip(table["metric"], table["method"], table[by], strict=True)) == sorted(
-        (metric, m, level) for metric in metrics for m in others for level in levels
+    others = [("none", m) for m in METHODS[scenario] if m != "none"]
+    others.append(("classical", "dagan+classical"))  # the combination against its transform
+    rows = zip(table["metric"], table["baseline"], table["method"], table[by], strict=True)
+    assert sorted(rows) == sorted(
+        (metric, *pair, level) for metric in metrics for pair in others for level in levels
     )
     assert (table["n"] == len(SEEDS)).all()
     runs = pd.read_csv(stats / "runs.csv")

@@ -57,6 +57,7 @@ from genaug.augment import MIXERS, TRANSFORMS, BatchAugment, BatchMixer, transfo
 from genaug.data.imbalance import TopUp
 from genaug.data.tables import ClassIndex, images_tensor, split_rows
 from genaug.errors import GenaugError
+from genaug.methods import split_combo
 from genaug.metrics import classification_metrics
 from genaug.models.base import sample_batch
 from genaug.models.classifier import make_classifier
@@ -179,7 +180,38 @@ def synthetic_pool(inputs: Inputs) -> Plan:
     return Plan(inputs.train, pool, inputs.mix, pool_source=torch.tensor(source, dtype=torch.long))
 
 
-#: each baseline's plan; every other method is a generator (:func:`synthetic_pool`)
+def combined(name: str, inputs: Inputs) -> Plan:
+    """A generator on top of transform baseline ``name`` (``dagan+classical``): the
+    transform's own plan (:func:`transformed`: the same transformed real copies) with the
+    generator's synthetic images (:func:`synthetic_pool`) added to its pool, each transformed
+    once (seeded from the run's seed), so the combination adds to the transform baseline what
+    the generator adds. Few-shot: the pool is the transformed copies, then the transformed
+    synthetic images. Imbalance: the top-up keeps its size, its slots alternating between the
+    two: the transformed copies' even slots, then the transformed synthetic images' odd slots
+    (half of each, the copies' extra one for an odd size), both spread over every source."""
+    copies = transformed(name, inputs)
+    synthetic = synthetic_pool(inputs)
+    transform = TRANSFORMS[name](inputs.augment[name])
+    seed = derive_seed(inputs.seed, "combo-synthetic")
+    made = transform_pool(synthetic.pool[0], 1, transform, seed), synthetic.pool[1]
+    parts = [(*copies.pool, copies.pool_source), (*made, synthetic.pool_source)]
+    if inputs.keep is not None:  # imbalance: half of each, the top-up's size
+        parts = [tuple(t[start::2] for t in part) for start, part in enumerate(parts)]
+    x, y, source = (torch.cat(t) for t in zip(*parts, strict=True))
+    return dataclasses.replace(copies, pool=(x, y), pool_source=source)
+
+
+def strategy(method: str):
+    """The plan maker of ``method``: a baseline's (:data:`STRATEGIES`), a combination's
+    (:func:`combined`), else a generator's (:func:`synthetic_pool`)."""
+    combo = split_combo(method)
+    if combo is not None:
+        return partial(combined, combo[1])
+    return STRATEGIES.get(method, synthetic_pool)
+
+
+#: each baseline's plan; every other method is a generator (:func:`synthetic_pool`) or a
+#: generator on top of a transform (:func:`combined`)
 STRATEGIES = {
     "none": real_only,
     **{name: partial(transformed, name) for name in TRANSFORMS},
@@ -457,7 +489,7 @@ def prepare(
         regime=regime,
         replicate=seed,
         seed=run_seed,
-        plan=STRATEGIES.get(method, synthetic_pool)(inputs),
+        plan=strategy(method)(inputs),
         classes=classes,
         minority=minority,
         test=test,
@@ -466,7 +498,8 @@ def prepare(
             **settings,
             "n_per_image": copies,
             "ratio": None if topup is None else topup.ratio,
-            "transform": augment.get(method),
+            # a combination records its transform's settings
+            "transform": augment.get(split_combo(method)[1] if split_combo(method) else method),
         },
     )
 

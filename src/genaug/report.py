@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from genaug.methods import split_combo
 from genaug.provenance import code_version, config_hash
 from genaug.scenarios import SCENARIOS, scenario
 from genaug.stats import DEFAULT_MARGIN, POWER
@@ -74,7 +75,13 @@ def _intro(config: dict) -> str:
         f"Does synthetic data help a classifier trained on little of "
         f"**{config['dataset']['name']}**? Each method is compared with the `none` baseline "
         f"(real images only), paired over {len(seeds)} replicates (seeds "
-        f"{', '.join(map(str, seeds))})."
+        f"{', '.join(map(str, seeds))})"
+        + (
+            ", and each generator on top of a transform (`dagan+classical`) also with the "
+            "transform alone."
+            if any(split_combo(m) is not None for m in config["methods"])
+            else "."
+        )
     )
 
 
@@ -365,13 +372,30 @@ def to_markdown(
     return "\n".join(lines + legend) + "\n"
 
 
-def comparisons_markdown(tables: Mapping[str, pd.DataFrame], level_text: str) -> str:
-    """One scenario's comparisons.md: each metric's :func:`to_markdown` under its own heading.
-    ``tables`` maps a metric to its :func:`genaug.stats.compare` table (as
+def comparisons_markdown(tables: Mapping[tuple[str, str], pd.DataFrame], level_text: str) -> str:
+    """One scenario's comparisons.md: each (metric, baseline)'s :func:`to_markdown` under its
+    own heading, the first baseline's (``none``) first; the combinations against their
+    transform follow, each transform its own section ("On top of `classical`"). ``tables``
+    maps (metric, baseline) to its :func:`genaug.stats.compare` table (as
     :func:`genaug.stats.scenario_statistics` returns them)."""
-    return "\n".join(
-        f"### {metric}\n\n{to_markdown(table, metric, level_text=level_text)}"
-        for metric, table in tables.items()
+    main = next(iter(tables))[1] if tables else None
+    sections = []
+    for on_top in (False, True):
+        for (metric, baseline), table in tables.items():
+            if (baseline != main) != on_top:
+                continue
+            title = f"On top of `{baseline}`: {metric}" if on_top else metric
+            lead = f"{_on_top_question(baseline)}\n\n" if on_top else ""
+            sections.append(
+                f"### {title}\n\n{lead}{to_markdown(table, metric, level_text=level_text)}"
+            )
+    return "\n".join(sections)
+
+
+def _on_top_question(transform: str) -> str:
+    return (
+        f"Each generator+`{transform}` combination against `{transform}` alone, paired by "
+        f"replicate (its own Holm family): does the generator add anything to `{transform}`?"
     )
 
 
@@ -525,6 +549,10 @@ def answer_markdown(
     spec = scenario(name)
     by = spec.level
     means = None if quality is None else quality_means(quality, by).set_index(["method", by])
+    on_top = None
+    if "baseline" in comparisons:  # older comparisons.csv: every row is against none
+        on_top = comparisons[comparisons["baseline"] != comparisons["baseline"].iloc[0]]
+        comparisons = comparisons[comparisons["baseline"] == comparisons["baseline"].iloc[0]]
     lines = []
     for i, (metric, table) in enumerate(comparisons.groupby("metric", sort=False)):
         if brief and i:
@@ -549,8 +577,31 @@ def answer_markdown(
             if why:
                 lines.append(f"  Why, from the quality of their images: {'; '.join(why)}.")
         lines.append("")
+    if on_top is not None and len(on_top):
+        lines += _on_top_answer(on_top, spec, margin, brief)
+        comparisons = pd.concat([comparisons, on_top])
     lines.append(_replicates_answer(comparisons, margin, brief))
     return "\n".join(lines)
+
+
+def _on_top_answer(rows: pd.DataFrame, spec, margin: float, brief: bool) -> list[str]:
+    """The combinations against their transform: which question each comparison answers,
+    then the verdicts per metric (``brief``: the first only), transform and level."""
+    combo, transform = rows[["method", "baseline"]].iloc[0]
+    lines = [
+        f"**Which comparison answers which question.** Against `none`: does augmentation help "
+        f"at all. `{combo}` against `{transform}`: does the generator add anything to the "
+        "transforms you would use anyway.",
+        "",
+    ]
+    for (metric, base), table in rows.groupby(["metric", "baseline"], sort=False):
+        if brief and metric != rows["metric"].iloc[0]:
+            continue
+        lines += [f"**{metric.replace('_', ' ')}**, on top of `{base}` (against `{base}`):", ""]
+        for level, at in table.groupby(spec.level, sort=True):
+            lines.append(f"- {spec.level_name} = {level:g}: " + _level_answer(at, margin, brief))
+        lines.append("")
+    return lines
 
 
 def _level_answer(rows: pd.DataFrame, margin: float, brief: bool = False) -> str:

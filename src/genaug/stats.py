@@ -48,6 +48,7 @@ from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import ttost_paired
 
 from genaug.errors import GenaugError
+from genaug.methods import combos_on, split_combo
 
 __all__ = [
     "COMPARE_COLUMNS",
@@ -659,24 +660,39 @@ def scenario_statistics(
     alpha: float = 0.05,
     confidence: float = 0.95,
     margin: float = DEFAULT_MARGIN,
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
-    """:func:`compare` and :func:`describe` for each metric of a scenario, each metric its own
-    Holm family.
+) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame], pd.DataFrame]:
+    """:func:`compare` and :func:`describe` for each metric of a scenario: every method
+    against ``baseline``, and each generator+transform combination (``dagan+classical``, see
+    :mod:`genaug.methods`) also against its transform alone, on the runs of the two. Each
+    (metric, baseline) is its own Holm family: the combinations against ``classical`` are one
+    question (does a generator add to the transform?), the methods against ``none`` another.
 
-    Returns the comparisons stacked with a leading ``metric`` column, each metric's
-    :func:`compare` table (keyed by metric, with its ``attrs``: what
-    :func:`genaug.report.comparisons_markdown` renders), and the descriptions stacked like the
-    comparisons."""
-    tables: dict[str, pd.DataFrame] = {}
+    Returns the comparisons stacked with leading ``metric`` and ``baseline`` columns, each
+    (metric, baseline)'s :func:`compare` table (with its ``attrs``: what
+    :func:`genaug.report.comparisons_markdown` renders; ``baseline`` first, then the
+    transforms in the order of their first combination), and the descriptions stacked like
+    the comparisons (with a ``metric`` column)."""
+    methods = list(dict.fromkeys(runs["method"].astype(str)))
+    transforms = list(dict.fromkeys(c[1] for m in methods if (c := split_combo(m)) is not None))
+    families = {baseline: runs} | {
+        t: runs[runs["method"].isin([t, *combos_on(t, methods)])] for t in transforms
+    }
+    tables: dict[tuple[str, str], pd.DataFrame] = {}
     described = []
     for metric in metrics:
-        tables[metric] = compare(runs, metric, baseline, alpha, confidence, by=by, margin=margin)
+        for base, family in families.items():
+            tables[metric, base] = compare(
+                family, metric, base, alpha, confidence, by=by, margin=margin
+            )
         described.append(describe(runs, metric, confidence, by=by).assign(metric=metric))
-    first = ["metric", "method", by]
 
-    def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    def stacked(frames: list[pd.DataFrame], first: list[str]) -> pd.DataFrame:
         df = pd.concat(frames, ignore_index=True)
         return df[first + [c for c in df.columns if c not in first]]
 
-    comparisons = [table.assign(metric=metric) for metric, table in tables.items()]
-    return stacked(comparisons), tables, stacked(described)
+    comparisons = [t.assign(metric=m, baseline=b) for (m, b), t in tables.items()]
+    return (
+        stacked(comparisons, ["metric", "baseline", "method", by]),
+        tables,
+        stacked(described, ["metric", "method", by]),
+    )

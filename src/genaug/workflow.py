@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from genaug.errors import GenaugError
+from genaug.methods import check_combos, split_combo
 
 log = logging.getLogger("genaug")
 
@@ -40,6 +41,7 @@ def check_config(config: dict, schema_path: str | Path) -> None:
     except WorkflowError:
         raise GenaugError(explain_config_error(config, schema_path)) from None
     check_methods(config, built_in=schema["properties"]["methods"]["items"]["anyOf"][0]["enum"])
+    check_combos(config, generator_settings(config))
 
 
 def generator_settings(config: dict) -> dict[str, dict]:
@@ -74,6 +76,8 @@ def check_methods(config: dict, built_in: list[str]) -> None:
     name of a block under ``generators`` (a variant, see :func:`generator_settings`)."""
     settings = generator_settings(config)
     for i, method in enumerate(config["methods"]):
+        if split_combo(method) is not None:
+            continue  # a generator on top of a transform: check_combos
         if method not in built_in and method not in settings:
             raise GenaugError(
                 f"config error at methods[{i}]: {method!r} is neither a known method nor a "
