@@ -116,7 +116,9 @@ def classify_inputs(wildcards):
     }
     generator = generator_of(wildcards.method, GENERATORS)
     if generator is not None:
-        inputs["synthetic"] = expand(SYNTHETIC, generator=generator, regime=regime, seed=SEEDS)
+        inputs["synthetic"] = expand(
+            SYNTHETIC, generator=generator, regime=regime, seed=SEEDS
+        )
     return inputs
 
 
