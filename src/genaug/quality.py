@@ -470,20 +470,7 @@ class TrainedEncoder(NamedTuple):
     build: dict
 
 
-def encoder_rows(table, split, on_source: bool):
-    """The real images an encoder of a scenario learns from, and a description of them: the
-    source classes (``on_source`` and the table has any), else the replicate's training split.
-    Never test images."""
-    source = table[table["role"] == "source"] if "role" in table else table.iloc[:0]
-    if on_source and len(source):
-        rows, what = source.reset_index(drop=True), "the source classes"
-    else:
-        if split is None:
-            raise GenaugError(
-                "the quality encoder needs a replicate's split when the dataset has no "
-                "source classes"
-            )
-        rows, what = split_rows(table, split, "train"), "the replicate's training split"
+def _described(rows, what: str):
     return rows, f"{what}: {len(rows)} images of {rows['label'].nunique()} classes"
 
 
@@ -506,11 +493,17 @@ def train_encoders(
     table, splits: dict, on_source: bool, seed: int, settings: dict | None, device
 ) -> dict[str, TrainedEncoder]:
     """The encoders of one scenario: one on the source classes (``on_source`` and the table
-    has them; scope ``source``), else one per replicate split (``splits``: tag -> split rows),
-    each deterministic under a seed derived from ``seed`` and its scope."""
-    todo = {tag: encoder_rows(table, split, on_source) for tag, split in splits.items()}
-    if on_source and any(what.startswith("the source") for _, what in todo.values()):
-        todo = {SOURCE_SCOPE: next(iter(todo.values()))}
+    has them; scope ``source``), else one per replicate split (``splits``: tag -> split rows,
+    training images only), each deterministic under a seed derived from ``seed`` and its
+    scope, and described in words (``trained_on``)."""
+    source = table[table["role"] == "source"] if "role" in table else table.iloc[:0]
+    if on_source and len(source):
+        todo = {SOURCE_SCOPE: _described(source.reset_index(drop=True), "the source classes")}
+    else:  # never test images
+        todo = {
+            tag: _described(split_rows(table, split, "train"), "the replicate's training split")
+            for tag, split in splits.items()
+        }
     return {
         scope: fit_encoder(
             rows, what, derive_seed(seed, "quality-encoder", scope), settings, device

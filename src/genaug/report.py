@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -177,8 +178,6 @@ def front_page_rst(config: dict, scenarios: Mapping[str, ScenarioResults]) -> st
 
 def _rst(markdown: str) -> str:
     """The little Markdown the answer uses (`code`, **bold**, - lists) as reStructuredText."""
-    import re
-
     return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", markdown)
 
 
