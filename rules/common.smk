@@ -26,11 +26,12 @@ REGIMES = {s: [r.tag for r in rs] for s, rs in regimes(config).items()}
 SCENARIOS = list(REGIMES)
 ALL_REGIMES = [tag for tags in REGIMES.values() for tag in tags]
 SCENARIO_METHODS = {s: scenario(s).methods(config) for s in SCENARIOS}
-# the generators some configured scenario runs (cyclegan: imbalance only)
+# the generators each scenario runs (cyclegan: imbalance only), and those some scenario runs
+SCENARIO_GENERATORS = {
+    s: generators_of(ms, GENERATORS) for s, ms in SCENARIO_METHODS.items()
+}
 RUN_GENERATORS = [
-    g
-    for g in GENERATORS
-    if any(g in generators_of(ms, GENERATORS) for ms in SCENARIO_METHODS.values())
+    g for g in GENERATORS if any(g in gs for gs in SCENARIO_GENERATORS.values())
 ]
 METRICS = {
     s: config["stats"]["metrics"].get(s) or list(scenario(s).default_metrics)
@@ -128,7 +129,7 @@ def training_logs(wildcards):
     dirs = {
         generator_dir(wildcards.generator, regime, seed)
         for s in SCENARIOS
-        if wildcards.generator in generators_of(SCENARIO_METHODS[s], GENERATORS)
+        if wildcards.generator in SCENARIO_GENERATORS[s]
         for regime in REGIMES[s]
         for seed in SEEDS
     }
