@@ -277,10 +277,11 @@ class Batches:
         else:
             x, y, flag, rng = self.x_real, self.y_real, self.f_real, self.real_rng
         idx = sample_batch(len(x), self.batch_size, rng)
-        from_pool = from_pool or bool((idx >= self.n_real).any())  # union: pool rows at the end
+        # union: the pool's rows are at the end (checked only where a batch augmentation needs it)
+        augment = self.augment is not None and (from_pool or bool((idx >= self.n_real).any()))
         idx = idx.to(x.device)
         x, y, flag = x[idx], y[idx], flag[idx]
-        if self.augment is not None and from_pool:
+        if augment:
             x, y = self.augment(x, y, flag)
         return x, y, flag
 
