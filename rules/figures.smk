@@ -85,7 +85,7 @@ rule figure_training:
 rule figure_quality_gain:
     input:
         quality=rules.quality_table.output.table,
-        runs=rules.collect_runs.output.runs,
+        comparisons=rules.stats.output.comparisons,
     output:
         figure=report(
             f"{OUT}/figures/quality_gain_{{scenario}}.png",

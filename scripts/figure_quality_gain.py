@@ -16,7 +16,7 @@ def main(smk):
 
     by, metric = smk.params.by, smk.params.metric
     points = plots.quality_gain_points(
-        pd.read_csv(smk.input.quality), pd.read_csv(smk.input.runs), metric, by
+        pd.read_csv(smk.input.quality), pd.read_csv(smk.input.comparisons), metric, by
     )
     rhos = plots.quality_vs_gain(
         points,

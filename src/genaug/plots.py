@@ -259,20 +259,19 @@ def training_curves(
 
 # --------------------------------------------------------------------------- quality vs gain
 def quality_gain_points(
-    quality: pd.DataFrame, runs: pd.DataFrame, metric: str, by: str, baseline: str = "none"
+    quality: pd.DataFrame,
+    comparisons: pd.DataFrame,
+    metric: str,
+    by: str,
+    baseline: str = "none",
 ) -> pd.DataFrame:
-    """Per (method, level): the mean of each quality metric over replicates and the mean gain
-    of the classifier's ``metric`` over ``baseline`` (paired by replicate)."""
+    """Per (method, level): the mean of each quality metric over replicates and the gain of
+    the classifier's ``metric`` over ``baseline``: the mean paired difference (``diff``) of
+    rule stats' comparisons.csv."""
     from genaug.report import quality_means
 
-    base = runs[runs["method"] == baseline].set_index([by, "replicate"])[metric]
-    gains = runs[runs["method"] != baseline].assign(
-        gain=lambda d: (
-            d[metric].to_numpy()
-            - base.loc[list(zip(d[by], d["replicate"], strict=True))].to_numpy()
-        )
-    )
-    gain = gains.groupby(["method", by])["gain"].mean().reset_index()
+    rows = comparisons[(comparisons["metric"] == metric) & (comparisons["baseline"] == baseline)]
+    gain = rows[["method", by, "diff"]].rename(columns={"diff": "gain"})
     return quality_means(quality, by).merge(gain, on=["method", by], how="inner")
 
 
