@@ -172,17 +172,30 @@ QUALITY_SCENARIOS = [s for s in SCENARIOS if QUALITY_METHODS[s]]
 FRONT_PAGE = f"{OUT}/report/front_page.rst"
 
 
-def quality_outputs(s, which):
-    return expand(
-        rules.quality.output[which], method=QUALITY_METHODS[s], regime=REGIMES[s]
-    )
+# the generators whose synthetic images they are (dagan for dagan+classical), per scenario
+QUALITY_GENERATORS = {
+    s: generators_of(QUALITY_METHODS[s], GENERATORS) for s in SCENARIOS
+}
 
 
 def quality_inputs(wildcards):
-    inputs = classify_inputs(wildcards)
+    """A regime's quality job reads what its classify jobs read, for every measured method:
+    the synthetic tables of QUALITY_GENERATORS, generator after generator, one per seed.
+    """
     s = parse_regime(wildcards.regime).scenario
-    inputs["encoders"] = expand(rules.quality_encoders.output.encoders, scenario=s)[0]
-    return inputs
+    return {
+        "table": rules.prepare.output.table,
+        "splits": expand(
+            rules.subsample.output.split, regime=wildcards.regime, seed=SEEDS
+        ),
+        "synthetic": expand(
+            SYNTHETIC,
+            generator=QUALITY_GENERATORS[s],
+            regime=wildcards.regime,
+            seed=SEEDS,
+        ),
+        "encoders": expand(rules.quality_encoders.output.encoders, scenario=s)[0],
+    }
 
 
 def quality_figures():

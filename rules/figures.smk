@@ -110,10 +110,8 @@ rule figure_quality_gain:
 rule figure_neighbours:
     input:
         neighbours=lambda wc: expand(
-            rules.quality.output.neighbours,
-            method=QUALITY_METHODS[wc.scenario],
-            regime=display_regime_of(wc.scenario),
-        ),
+            rules.quality.output.neighbours, regime=display_regime_of(wc.scenario)
+        )[0],
     output:
         figure=report(
             f"{OUT}/figures/neighbours_{{scenario}}.png",

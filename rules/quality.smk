@@ -1,7 +1,8 @@
 # Stage 5b: how good is each method's augmented data? A feature encoder per scenario, trained
 # here on images a generator may also see (never test images), then fidelity, coverage,
 # diversity, memorisation, label consistency and CAS of every (method, regime, replicate)
-# against real images of the same classes (see genaug.quality).
+# against real images of the same classes (see genaug.quality). One quality job measures
+# every method of a regime: its fixed cost (torch, the encoders) is paid once per regime.
 
 
 rule quality_encoders:
@@ -39,12 +40,12 @@ rule quality:
     input:
         unpack(quality_inputs),
     output:
-        rows=f"{OUT}/quality/runs/{{method}}/{{regime}}.csv",
-        neighbours=f"{OUT}/quality/runs/{{method}}/{{regime}}-neighbours.parquet",
+        rows=f"{OUT}/quality/runs/{{regime}}.csv",
+        neighbours=f"{OUT}/quality/runs/{{regime}}-neighbours.parquet",
     log:
-        f"{OUT}/logs/quality/{{method}}/{{regime}}.log",
+        f"{OUT}/logs/quality/{{regime}}.log",
     benchmark:
-        f"{OUT}/benchmarks/quality/{{method}}/{{regime}}.tsv"
+        f"{OUT}/benchmarks/quality/{{regime}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -53,6 +54,8 @@ rule quality:
         mem_mb=4000,
         runtime=30,
     params:
+        methods=lambda wc: QUALITY_METHODS[parse_regime(wc.regime).scenario],
+        generators=lambda wc: QUALITY_GENERATORS[parse_regime(wc.regime).scenario],
         seeds=SEEDS,
         settings={
             "classifier": config["classifier"],
@@ -67,7 +70,7 @@ rule quality:
 
 rule quality_table:
     input:
-        rows=lambda wc: quality_outputs(wc.scenario, "rows"),
+        rows=lambda wc: expand(rules.quality.output.rows, regime=REGIMES[wc.scenario]),
     output:
         table=report(
             f"{OUT}/quality/{{scenario}}/quality.csv",

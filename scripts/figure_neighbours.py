@@ -11,13 +11,14 @@ def main(smk):
 
     from genaug import io, plots
 
+    pairs = io.read_parquet(smk.input.neighbours)
+    mode = io.png_mode(pairs["synthetic"].iloc[0]) if len(pairs) else "L"
     rows = []
-    for path in smk.input.neighbours:
-        pairs = io.read_parquet(path)
-        mode = io.png_mode(pairs["synthetic"].iloc[0]) if len(pairs) else "L"
+    for method in smk.params.methods:
+        mine = pairs[pairs["method"] == method]
         images = [
             io.decode_png(png, mode)
-            for synthetic, nearest in zip(pairs["synthetic"], pairs["nearest"], strict=True)
+            for synthetic, nearest in zip(mine["synthetic"], mine["nearest"], strict=True)
             for png in (synthetic, nearest)
         ]
         rows.append(np.stack(images) if images else np.zeros((0, 1, 1), np.uint8))

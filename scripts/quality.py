@@ -1,4 +1,4 @@
-"""Rule quality: the quality rows of every replicate of one (method, regime)."""
+"""Rule quality: the quality rows of every measured method and replicate of one regime."""
 
 import sys
 
@@ -12,14 +12,17 @@ def main(smk):
 
     device = runtime.setup(threads=smk.threads, seed=0, device=smk.params.device)
     table = io.read_parquet(smk.input.table)
-    synthetic = smk.input.get("synthetic", [None] * len(smk.params.seeds))
-    rows, pairs = quality.assess_method(
-        smk.wildcards.method,
+    # smk.input.synthetic holds, generator after generator, one table per seed
+    n = len(smk.params.seeds)
+    tables = [io.read_parquet(path) for path in smk.input.get("synthetic", [])]
+    synthetic = {g: tables[i * n : (i + 1) * n] for i, g in enumerate(smk.params.generators)}
+    rows, pairs = quality.assess_regime(
+        smk.params.methods,
         parse_regime(smk.wildcards.regime),
         smk.params.seeds,
         table,
         [read_split(path) for path in smk.input.splits],
-        [None if path is None else io.read_parquet(path) for path in synthetic],
+        synthetic,
         quality.load_encoders(smk.input.encoders, device),
         smk.params.settings,
         smk.params.n_neighbours,

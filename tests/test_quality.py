@@ -11,7 +11,7 @@ import torch
 
 from genaug import classify, quality
 from genaug.data.fewshot import fewshot_split
-from genaug.data.tables import images_tensor
+from genaug.data.tables import images_tensor, split_rows
 from genaug.errors import GenaugError
 from genaug.scenarios import parse_regime
 
@@ -221,13 +221,13 @@ def small_table(embedded):
 def test_encoders_learn_from_source_or_split_and_round_trip(small_table, tmp_path, on_source):
     table, split = small_table
     encoders = quality.train_encoders(table, {"k2-seed0": split}, on_source, 0, FAST, "cpu")
-    scope = "source" if on_source else "k2-seed0"
+    scope = "source" if on_source else "seed0"
     assert list(encoders) == [scope]
     trained = quality.encoder_for(encoders, "k2-seed0")
     assert trained.trained_on == (
         "the source classes: 40 images of 2 classes"
         if on_source
-        else "the replicate's training split: 6 images of 3 classes"
+        else "the replicate's training images: 6 images of 3 classes"
     )
     path = tmp_path / "encoders.pt"
     quality.save_encoders(encoders, path)
@@ -242,6 +242,19 @@ def test_encoders_learn_from_source_or_split_and_round_trip(small_table, tmp_pat
     torch.save(entries, path)
     with pytest.raises(GenaugError, match="does not match its recorded sha256"):
         quality.load_encoders(path)
+
+
+def test_a_replicates_encoder_learns_from_all_its_regimes_but_no_test_image(small_table):
+    table = small_table[0]
+    splits = {f"k{k}-seed0": fewshot_split(table, k=k, k_max=2, seed=0) for k in (1, 2)}
+    rows = quality.replicate_training_rows(table, splits)["seed0"]
+    assert sorted(rows["image_id"]) == sorted(
+        split_rows(table, splits["k2-seed0"], "train")["image_id"]
+    )
+    # a k = 1 split drawn with another k_max tests on an image the k = 2 split trains on
+    splits["k1-seed0"] = fewshot_split(table, k=1, k_max=1, seed=0)
+    with pytest.raises(GenaugError, match="split k1-seed0: a training image of another regime"):
+        quality.replicate_training_rows(table, splits)
 
 
 def test_a_method_that_adds_nothing_has_nothing_to_measure(small_table):

@@ -2,7 +2,7 @@
 
 No downloaded weights: the feature space is a Conv-4 (:class:`genaug.models.classifier.ConvNet`)
 trained here with cross-entropy on real images the caller chooses (few-shot: the source
-classes; imbalance: the replicate's training split; never test images), see
+classes; imbalance: the training images of a replicate's regimes; never test images), see
 :func:`train_encoder`. Its ``embed`` features (``width`` numbers per image) are the space every
 metric below measures in:
 
@@ -57,6 +57,7 @@ from genaug import io
 from genaug.classify import Plan, prepare, train_classifier
 from genaug.data.tables import images_tensor, split_rows
 from genaug.errors import GenaugError
+from genaug.methods import generator_of
 from genaug.models.classifier import make_classifier
 from genaug.provenance import code_version, config_hash
 from genaug.seeds import derive_seed
@@ -489,20 +490,51 @@ def fit_encoder(rows, trained_on: str, seed: int, settings: dict | None, device)
     return TrainedEncoder(encoder, sha, trained_on, build)
 
 
+def replicate_scope(tag: str) -> str:
+    """The scope of replicate ``tag``'s own encoder: its seed (``"frac0.1-seed3"`` ->
+    ``"seed3"``), which every regime of the replicate shares."""
+    return tag.rpartition("-")[2]
+
+
+def replicate_training_rows(table, splits: dict) -> dict[str, pd.DataFrame]:
+    """Per replicate (:func:`replicate_scope`), the training rows of all its regimes' splits
+    (``splits``: tag -> split): a replicate's regimes share one test set (a smaller fraction's
+    or k's training set lies inside a larger one's), so their union holds no test image; a
+    split that breaks this stops with one line."""
+    tags: dict[str, list[str]] = {}
+    for tag in splits:
+        tags.setdefault(replicate_scope(tag), []).append(tag)
+    union = {}
+    for scope, group in tags.items():
+        rows = pd.concat([split_rows(table, splits[t], "train") for t in group])
+        rows = rows.drop_duplicates("image_id").reset_index(drop=True)
+        for t in group:
+            test = splits[t].loc[splits[t]["split"] == "test", "image_id"]
+            if rows["image_id"].isin(test).any():
+                raise GenaugError(
+                    f"split {t}: a training image of another regime of its replicate is in "
+                    "its test set, so one encoder per replicate would see a test image: "
+                    "delete the outdir's splits/ folder so the splits are redrawn"
+                )
+        union[scope] = rows
+    return union
+
+
 def train_encoders(
     table, splits: dict, on_source: bool, seed: int, settings: dict | None, device
 ) -> dict[str, TrainedEncoder]:
     """The encoders of one scenario: one on the source classes (``on_source`` and the table
-    has them; scope ``source``), else one per replicate split (``splits``: tag -> split rows,
-    training images only), each deterministic under a seed derived from ``seed`` and its
-    scope, and described in words (``trained_on``)."""
+    has them; scope ``source``), else one per replicate, on the training images of all its
+    regimes (:func:`replicate_training_rows`; ``splits``: tag -> split), each deterministic
+    under a seed derived from ``seed`` and its scope, and described in words
+    (``trained_on``). Every regime of a replicate is measured in the same features."""
     source = table[table["role"] == "source"] if "role" in table else table.iloc[:0]
     if on_source and len(source):
         todo = {SOURCE_SCOPE: _described(source.reset_index(drop=True), "the source classes")}
     else:  # never test images
         todo = {
-            tag: _described(split_rows(table, split, "train"), "the replicate's training split")
-            for tag, split in splits.items()
+            scope: _described(rows, "the replicate's training images")
+            for scope, rows in replicate_training_rows(table, splits).items()
         }
     return {
         scope: fit_encoder(
@@ -513,8 +545,9 @@ def train_encoders(
 
 
 def encoder_for(encoders: dict[str, TrainedEncoder], tag: str) -> TrainedEncoder:
-    """The encoder that measures replicate ``tag``: its own, or the source classes' one."""
-    return encoders.get(tag) or encoders[SOURCE_SCOPE]
+    """The encoder that measures replicate ``tag``: its replicate's own, or the source
+    classes' one."""
+    return encoders.get(replicate_scope(tag)) or encoders[SOURCE_SCOPE]
 
 
 def save_encoders(encoders: dict[str, TrainedEncoder], path) -> None:
@@ -655,3 +688,32 @@ def assess_method(
                 )
             ]
     return pd.DataFrame(rows), pd.DataFrame(pairs)
+
+
+def assess_regime(
+    methods: Sequence[str],
+    regime,
+    seeds: Sequence[int],
+    table,
+    splits: Sequence,
+    synthetic: dict[str, Sequence],
+    encoders: dict[str, TrainedEncoder],
+    settings: dict,
+    n_neighbours: int = 8,
+):
+    """:func:`assess_method` for each of ``methods`` in one regime: their rows and
+    nearest-neighbour pairs, each in one DataFrame. One job measures a whole regime, so the
+    fixed cost of a job (importing torch, loading the encoders) is paid once per regime.
+
+    ``synthetic``: per generator, its synthetic table per seed; a method that uses none of
+    them (a baseline) is measured on its own pool."""
+    rows, pairs = [], []
+    for method in methods:
+        generator = generator_of(method, synthetic)
+        synth = synthetic[generator] if generator is not None else [None] * len(seeds)
+        method_rows, method_pairs = assess_method(
+            method, regime, seeds, table, splits, synth, encoders, settings, n_neighbours
+        )
+        rows.append(method_rows)
+        pairs.append(method_pairs)
+    return pd.concat(rows, ignore_index=True), pd.concat(pairs, ignore_index=True)

@@ -69,8 +69,9 @@ class Scenario:
     tops_up: bool
     #: which of its regimes the synthetic-sample figures show (index into increasing levels)
     display: int
-    #: the quality stage's feature encoder is trained on the source classes (True; on each
-    #: replicate's training split where the dataset has none) or on each replicate's split
+    #: the quality stage's feature encoder is trained on the source classes (True; per
+    #: replicate where the dataset has none) or per replicate, on the training images of its
+    #: regimes (which share one test set)
     encoder_on_source: bool
 
     def read_level(self, value: Any) -> int | float:
