@@ -43,6 +43,12 @@ SCENARIO_OF_AXIS = {scenario(s).axis: s for s in SCENARIOS}
 TAG = "{regime}-seed{seed}"
 SYNTHETIC = f"{OUT}/synthetic/{{generator}}/{TAG}.parquet"
 SHARDS = f"{OUT}/synthetic/{{generator}}/{TAG}.shards"
+# how synthetic images are written (genaug.generation.generate_replicate)
+GENERATE = {
+    "n_per_image": config["augment"]["n_per_image"],
+    "shard_size": config["augment"]["shard_size"],
+    "device": config["device"],
+}
 
 
 def display_tag(generator):

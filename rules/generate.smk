@@ -1,6 +1,8 @@
 # Stage 4: synthetic images for each replicate's training set, with provenance: few-shot,
 # n_per_image per real image; imbalance, the minority top-up that its split decided.
-# One job per (generator, regime) serves every replicate seed, so torch is imported once.
+# One job per (transfer-mode generator, regime) serves every replicate seed, so torch is
+# imported once. A fit- or finetune-mode generator's training job (train_generator.smk)
+# writes its replicates' synthetic images itself, right after training each.
 
 
 rule generate:
@@ -20,6 +22,8 @@ rule generate:
         f"{OUT}/logs/generate/{{generator}}/{{regime}}.log",
     benchmark:
         f"{OUT}/benchmarks/generate/{{generator}}/{{regime}}.tsv"
+    wildcard_constraints:
+        generator=generators_in_mode("transfer"),
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -29,8 +33,6 @@ rule generate:
         runtime=30,
     params:
         seeds=SEEDS,
-        n_per_image=config["augment"]["n_per_image"],
-        shard_size=config["augment"]["shard_size"],
-        device=config["device"],
+        generate=GENERATE,
     script:
         "../scripts/generate.py"

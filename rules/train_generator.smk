@@ -3,8 +3,9 @@
 # reduced training set of each replicate (scope "<regime>-seed<seed>"), every seed of a
 # (generator, regime) in one job, so torch is imported once; finetune-mode ones do both:
 # the source-scope job pretrains, then finetune_generator fine-tunes that checkpoint on each
-# replicate's reduced training set, with new class embeddings. Test images never reach a
-# generator.
+# replicate's reduced training set, with new class embeddings. A fit- or finetune-mode job
+# then writes each replicate's synthetic images (rule generate's job for a transfer-mode
+# generator), so the replicate's model is loaded once. Test images never reach a generator.
 
 
 rule train_generator:
@@ -61,6 +62,10 @@ use rule train_generator as fit_generator with:
             seed=SEEDS,
             allow_missing=True,
         ),
+        tables=expand(SYNTHETIC, seed=SEEDS, allow_missing=True),
+        shards=[
+            directory(path) for path in expand(SHARDS, seed=SEEDS, allow_missing=True)
+        ],
     log:
         f"{OUT}/logs/train_generator/{{generator}}/{{regime}}.log",
     benchmark:
@@ -77,6 +82,7 @@ use rule train_generator as fit_generator with:
             f"{OUT}/resume/generators/{wc.generator}/{wc.regime}-seed{seed}.pt"
             for seed in SEEDS
         ],
+        generate=GENERATE,
 
 
 # the fine-tuning of a finetune-mode generator: fit_generator's job, from the pretrained

@@ -1,5 +1,5 @@
-"""Rule generate: synthetic images for every replicate seed of one (generator, regime), each
-as Parquet and as PNG shards."""
+"""Rule generate: synthetic images of a transfer-mode generator for every replicate seed of one
+regime, each as Parquet and as PNG shards."""
 
 import sys
 
@@ -9,11 +9,9 @@ from genaug.workflow import run_script
 
 def main(smk):
     from genaug import io
-    from genaug.generation import generate
-    from genaug.scenarios import parse_regime, read_split
+    from genaug.generation import generate_replicate
 
     table = io.read_parquet(smk.input.table)
-    regime = parse_regime(smk.wildcards.regime)
     for seed, model, split, out_table, out_shards in zip(
         smk.params.seeds,
         smk.input.models,
@@ -22,19 +20,15 @@ def main(smk):
         smk.output.shards,
         strict=True,
     ):
-        rows, topup = read_split(split)
-        generate(
+        generate_replicate(
             model,
             table,
-            rows,
-            regime=regime,
-            n_per_image=smk.params.n_per_image,
-            seed=seed,
-            device=smk.params.device,
-            out_table=out_table,
-            out_shards=out_shards,
-            shard_size=smk.params.shard_size,
-            topup=topup,
+            split,
+            smk.wildcards.regime,
+            seed,
+            smk.params.generate,
+            out_table,
+            out_shards,
             method=smk.wildcards.generator,
         )
 

@@ -18,7 +18,7 @@ from genaug.errors import GenaugError
 from genaug.models import get_generator, load_generator
 from genaug.models.base import Generator, Resume, Synthetic
 from genaug.provenance import code_version, config_hash, provenance, sha256_file
-from genaug.scenarios import Regime, check_topup
+from genaug.scenarios import Regime, check_topup, parse_regime, read_split
 from genaug.seeds import derive_seed
 
 log = logging.getLogger(__name__)
@@ -288,6 +288,38 @@ def generate(
     io.write_shards(df, out_shards, shard_size, meta=prov)
     log.info("wrote %d synthetic images from %d real ones", len(df), len(rows))
     return df
+
+
+def generate_replicate(
+    model_path: str | Path,
+    table: pd.DataFrame,
+    split_path: str | Path,
+    regime: str,
+    seed: int,
+    settings: dict,
+    out_table: str | Path,
+    out_shards: str | Path,
+    method: str,
+) -> pd.DataFrame:
+    """:func:`generate` for one replicate seed of regime tag ``regime``, from its split file
+    (rows and top-up); ``settings``: ``n_per_image``, ``shard_size`` and ``device``. Rule
+    generate calls it for a transfer-mode generator, and a fit- or finetune-mode training
+    job right after each replicate's model is trained."""
+    rows, topup = read_split(split_path)
+    return generate(
+        model_path,
+        table,
+        rows,
+        regime=parse_regime(regime),
+        n_per_image=settings["n_per_image"],
+        seed=seed,
+        device=settings["device"],
+        out_table=out_table,
+        out_shards=out_shards,
+        shard_size=settings["shard_size"],
+        topup=topup,
+        method=method,
+    )
 
 
 def translation_sources(rows: pd.DataFrame, topup: TopUp, seed: int) -> pd.DataFrame:
