@@ -221,9 +221,12 @@ class PaperConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.up(x)
-        # "same" padding: stride 2 on an even side pads only right and bottom
-        pad = (0, 1, 0, 1) if self.stride == 2 and x.shape[-1] % 2 == 0 else (1, 1, 1, 1)
-        return self.post(self.conv(F.pad(x, pad)))
+        # "same" padding: stride 2 on an even side pads only right and bottom (a padded copy);
+        # else one on every side, which the convolution does itself (no copy to make, nor to
+        # differentiate, twice in the gradient penalty)
+        if self.stride == 2 and x.shape[-1] % 2 == 0:
+            return self.post(self.conv(F.pad(x, (0, 1, 0, 1))))
+        return self.post(F.conv2d(x, self.conv.weight, self.conv.bias, self.stride, padding=1))
 
 
 class DenseDown(nn.Module):
@@ -240,11 +243,14 @@ class DenseDown(nn.Module):
         self.down = PaperConv(width + inner * out, out, stride=2, dropout=dropout)
 
     def forward(self, pre: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        outs, h = [x], torch.cat([x, self.pre(pre)], 1)
-        for conv in self.convs:
-            outs.append(conv(h))
-            h = torch.cat(outs, 1)
-        return outs[-1], self.down(h)
+        h = torch.cat([x, self.pre(pre)], 1)
+        for j, conv in enumerate(self.convs):
+            out = conv(h)
+            # the same tensor as torch.cat([x, *outputs so far]), grown by one part at a time:
+            # its backward slices the gradient in two, not in j + 2 (each slice a full-size
+            # buffer again in the gradient penalty's double backward)
+            h = torch.cat([x if j == 0 else h, out], 1)
+        return out, self.down(h)
 
 
 class DenseUp(nn.Module):
