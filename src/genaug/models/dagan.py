@@ -25,10 +25,13 @@ from torch import nn
 from genaug.errors import GenaugError
 from genaug.models.base import Batch, Generator, Request
 from genaug.models.losses import gradient_penalty, wgan_critic_loss, wgan_generator_loss
+from genaug.runtime import autocast
 
 #: ``arch: small``: the CPU-sized U-Net and critic below; ``arch: paper``: the networks of the
 #: paper's PyTorch port (:class:`PaperGenerator`, :class:`PaperCritic`), which ignore the
-#: ``*_channels`` hparams
+#: ``*_channels`` hparams. ``precision``: "auto" (the project's: bf16 autocast on CUDA, fp32 on
+#: the CPU) or "bf16" (bf16 autocast on the CPU too, for the training step's forward passes;
+#: the gradient penalty and the losses stay fp32)
 DEFAULTS: dict[str, Any] = {
     "arch": "small",
     "base_channels": 32,
@@ -38,8 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "gp_weight": 10.0,
     "dropout": 0.0,
     "mode_seeking": 0.0,
+    "precision": "auto",
 }
 ARCHS = ("small", "paper")
+PRECISIONS = ("auto", "bf16")
 #: the port's widths at its four scales, and its inner layers per block (generator, critic)
 PAPER_WIDTHS = (64, 64, 128, 128)
 PAPER_INNER = {"generator": 3, "critic": 5}
@@ -419,7 +424,8 @@ class DAGAN(Generator):
     :class:`Critic`, sized by ``base_channels`` and ``critic_channels``; "paper": the port's
     :class:`PaperGenerator` and :class:`PaperCritic`), ``z_dim``, ``n_critic`` (critic steps per
     generator step), ``gp_weight``, ``dropout`` (the generator's dropout noise, at training and
-    at sampling), ``mode_seeking`` (weight of the mode-seeking term, Mao et al. 2019; 0: off)."""
+    at sampling), ``mode_seeking`` (weight of the mode-seeking term, Mao et al. 2019; 0: off),
+    ``precision`` (see :data:`DEFAULTS`)."""
 
     name = "dagan"
     modes = ("transfer", "fit")
@@ -435,6 +441,11 @@ class DAGAN(Generator):
             raise GenaugError(
                 f"unknown dagan arch {hp['arch']!r}: set generators.dagan.hparams.arch to one "
                 f"of {list(ARCHS)}"
+            )
+        if hp["precision"] not in PRECISIONS:
+            raise GenaugError(
+                f"unknown dagan precision {hp['precision']!r}: set "
+                f"generators.dagan.hparams.precision to one of {list(PRECISIONS)}"
             )
         if not 0 <= hp["dropout"] < 1:
             raise GenaugError(
@@ -452,6 +463,10 @@ class DAGAN(Generator):
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.net(x, z)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The base's mixed precision; with ``precision: bf16``, bf16 on the CPU too."""
+        return autocast(self._current_run().device, cpu_bf16=self.hparams["precision"] == "bf16")
 
     def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         # channels-last convs and a fused Adam: a fair part of the speed at arch "paper"
