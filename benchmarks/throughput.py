@@ -8,15 +8,20 @@ the GPU when PyTorch sees one, else the CPU with ``--threads`` threads. Writes a
     python benchmarks/throughput.py --out benchmarks/results-cpu.csv
     python benchmarks/throughput.py --only dagan cvae --steps 10
     python benchmarks/throughput.py --image-size 64 --channels 3   # face-sized colour images
-    python benchmarks/throughput.py --only dagan-paper dagan-port --steps 3
+    python benchmarks/throughput.py --only dagan-paper dagan-port dagan-paper-bf16 \
+        dagan-port-bf16 --steps 3 --out benchmarks/results-dagan-paper-cpu.csv
 
 ``dagan-paper`` is DAGAN at ``arch: paper`` with the settings of config/omniglot_dagan.yaml
 (batch 32, 5 critic steps); ``dagan-port`` is a re-implementation, written here, of the
 training step of the paper's PyTorch port (amurthy1/dagan_torch) on the same networks: its
 critic's fakes keep their graph, so the critic loss backpropagates through the generator; the
 generator's first encoder layer runs twice; the critic scores real and fake pairs in two calls
-and is not frozen for the generator's step; plain Adam, no channels-last. Both report
-``pairs_per_s`` (as does ``dagan``): real (source, other) pairs the critic trains on per
+and is not frozen for the generator's step; plain Adam, no channels-last. ``dagan-paper-bf16``
+and ``dagan-port-bf16`` are both with ``precision: bf16`` (their forward passes in bf16 on the
+CPU too, the gradient penalty in fp32). All report ``pairs_per_s`` (as does ``dagan``): real
+(source, other) pairs the critic trains on per second. ``cpu_seconds_per_step`` is the median
+of the timed steps' CPU seconds (``time.process_time``; on a shared machine with one thread,
+steadier than the wall time of ``seconds_per_step``), and ``pairs_per_cpu_s`` is per CPU
 second.
 """
 
@@ -24,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -38,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLASSIFIERS = ("conv4", "densenet")
 #: DAGAN at the paper's architecture (settings of this config) and the port's step on it
 PAPER_CONFIG = REPO / "config" / "omniglot_dagan.yaml"
-DAGAN_PAPER = ("dagan-paper", "dagan-port")
+DAGAN_PAPER = ("dagan-paper", "dagan-port", "dagan-paper-bf16", "dagan-port-bf16")
 FIELDS = [
     "model",
     "kind",
@@ -52,6 +59,8 @@ FIELDS = [
     "images_per_s",
     "pairs_per_s",
     "seconds_per_step",
+    "cpu_seconds_per_step",
+    "pairs_per_cpu_s",
     "peak_memory_mb",
     "torch",
 ]
@@ -65,6 +74,24 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.machine()
+
+
+def timed(cpu: list[float]):  # noqa: ANN201
+    """A decorator: the step also appends the CPU seconds of each call to ``cpu`` (on a
+    shared machine, one thread's CPU time is steadier than the wall time)."""
+
+    def wrap(step):  # noqa: ANN001, ANN202
+        @functools.wraps(step)
+        def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            tick = time.process_time()
+            try:
+                return step(*args, **kwargs)
+            finally:
+                cpu.append(time.process_time() - tick)
+
+        return run
+
+    return wrap
 
 
 def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1) -> dict:
@@ -82,9 +109,12 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
     y = torch.arange(512) % n_classes
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     pairs_per_step = 0
+    cpu: list[float] = []  # CPU seconds per training step
     if name in GENERATORS or name in DAGAN_PAPER:
         if name in DAGAN_PAPER:
             settings = yaml.safe_load(PAPER_CONFIG.read_text())["generators"]["dagan"]
+            if name.endswith("-bf16"):
+                settings["hparams"]["precision"] = "bf16"
         else:
             settings = config["generators"][name]
         batch = settings["batch_size"]
@@ -93,6 +123,7 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
         model = get_generator(name.split("-")[0])(
             size, n_classes, image_channels=channels, **settings["hparams"]
         )
+        model.training_step = timed(cpu)(model.training_step)
 
         def fit_steps(n: int) -> None:
             model.fit(
@@ -107,7 +138,7 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
                 log_every=n,
             )
 
-        train = port_trainer(model, x, settings, device) if name == "dagan-port" else fit_steps
+        train = port_trainer(model, x, settings, device, cpu) if "port" in name else fit_steps
     else:
         settings = config["classifier"]
         batch = settings["batch_size"]
@@ -115,15 +146,20 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
         optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
         xb, yb = x[:batch].to(device), y[:batch].to(device)
 
+        @timed(cpu)
+        def step() -> None:
+            with runtime.autocast(device):
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
         def train(n: int) -> None:
             for _ in range(n):
-                with runtime.autocast(device):
-                    loss = torch.nn.functional.cross_entropy(model(xb), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                step()
 
     train(2)  # warm-up: allocator, kernels
+    cpu.clear()
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -151,18 +187,24 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
         "images_per_s": round(steps * batch / seconds, 1),
         "pairs_per_s": round(steps * pairs_per_step / seconds, 1) if pairs_per_step else "",
         "seconds_per_step": round(seconds / steps, 4),
+        "cpu_seconds_per_step": round(statistics.median(cpu), 4),
+        "pairs_per_cpu_s": (
+            round(pairs_per_step / statistics.median(cpu), 1) if pairs_per_step else ""
+        ),
         "peak_memory_mb": round(peak_mb, 1),
         "torch": torch.__version__,
     }
 
 
-def port_trainer(model, x, settings: dict, device):  # noqa: ANN001, ANN201
+def port_trainer(model, x, settings: dict, device, cpu: list[float]):  # noqa: ANN001, ANN201
     """``train(n)``: ``n`` steps of the port's training loop (``DaganTrainer``: ``n_critic``
     critic iterations, each on its own batch of pairs, then one generator iteration), on
     ``model``'s paper networks, with the port's faults (see the module docstring). Pairs are
-    drawn at random within ``x``'s rows, as the step's cost does not depend on which."""
+    drawn at random within ``x``'s rows, as the step's cost does not depend on which. The CPU
+    seconds of each step are appended to ``cpu``."""
     import torch
 
+    from genaug import runtime
     from genaug.models.dagan import PaperEncoder, noise_from
 
     class PortEncoder(PaperEncoder):
@@ -179,10 +221,13 @@ def port_trainer(model, x, settings: dict, device):  # noqa: ANN001, ANN201
     g_opt = torch.optim.Adam(g.parameters(), lr=settings["lr"], betas=(0.0, 0.9))
     d_opt = torch.optim.Adam(d.parameters(), lr=settings["lr"], betas=(0.0, 0.9))
     hp, batch = settings["hparams"], settings["batch_size"]
+    # precision bf16: the forward passes in bf16, the gradient penalty in fp32, as DAGAN's
+    autocast = functools.partial(runtime.autocast, device, hp.get("precision") == "bf16")
 
     def critic_iteration(x1: torch.Tensor, x2: torch.Tensor) -> None:
-        fake = g(x1, torch.randn(len(x1), hp["z_dim"], device=device))  # graph kept
-        d_real, d_fake = d(x1, x2), d(x1, fake)
+        with autocast():
+            fake = g(x1, torch.randn(len(x1), hp["z_dim"], device=device))  # graph kept
+            d_real, d_fake = d(x1, x2).float(), d(x1, fake).float()
         alpha = torch.rand(len(x1), 1, 1, 1, device=device)
         mixed = (alpha * x2.data + (1 - alpha) * fake.data).requires_grad_(True)
         (grad,) = torch.autograd.grad(d(x1, mixed).sum(), mixed, create_graph=True)
@@ -194,18 +239,24 @@ def port_trainer(model, x, settings: dict, device):  # noqa: ANN001, ANN201
 
     def generator_iteration(x1: torch.Tensor) -> None:
         g_opt.zero_grad()
-        fake = g(x1, torch.randn(len(x1), hp["z_dim"], device=device))
-        (-d(x1, fake).mean()).backward()  # critic not frozen
+        with autocast():
+            fake = g(x1, torch.randn(len(x1), hp["z_dim"], device=device))
+            d_fake = d(x1, fake).float()
+        (-d_fake.mean()).backward()  # critic not frozen
         g_opt.step()
+
+    @timed(cpu)
+    def step() -> None:
+        for _ in range(hp["n_critic"]):
+            rows = torch.randint(len(x), (2, batch))
+            x1, x2 = x[rows[0]].to(device), x[rows[1]].to(device)
+            critic_iteration(x1, x2)
+        generator_iteration(x1)
 
     def train(n: int) -> None:
         with noise_from(g, torch.Generator().manual_seed(0)):  # the port's dropout
             for _ in range(n):
-                for _ in range(hp["n_critic"]):
-                    rows = torch.randint(len(x), (2, batch))
-                    x1, x2 = x[rows[0]].to(device), x[rows[1]].to(device)
-                    critic_iteration(x1, x2)
-                generator_iteration(x1)
+                step()
 
     return train
 

@@ -78,10 +78,12 @@ def rng(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     return g
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA (no loss scaling needed), a no-op on the CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast(device: torch.device, cpu_bf16: bool = False):
+    """bf16 autocast on CUDA (no loss scaling needed); on the CPU a no-op, or with
+    ``cpu_bf16`` bf16 autocast too (oneDNN's bf16 kernels: fast on CPUs with AMX, e.g. Intel
+    Xeon since Sapphire Rapids; slow on CPUs without bf16 instructions)."""
+    if device.type == "cuda" or (cpu_bf16 and device.type == "cpu"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -33,7 +33,8 @@ LOGGED = {
 }
 DEFAULTS = {
     "dagan": {"arch": "small", "base_channels": 32, "critic_channels": 32, "z_dim": 32,
-              "n_critic": 5, "gp_weight": 10.0, "dropout": 0.0, "mode_seeking": 0.0},
+              "n_critic": 5, "gp_weight": 10.0, "dropout": 0.0, "mode_seeking": 0.0,
+              "precision": "auto"},
     "cvae": {"latent_dim": 16, "hidden_channels": 32, "beta": 1.0},
     "aae": {"latent_dim": 8, "hidden_channels": 32, "adv_weight": 1.0},
     "cgan": {"z_dim": 32, "base_channels": 32},

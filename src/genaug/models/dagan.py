@@ -25,10 +25,13 @@ from torch import nn
 from genaug.errors import GenaugError
 from genaug.models.base import Batch, Generator, Request
 from genaug.models.losses import gradient_penalty, wgan_critic_loss, wgan_generator_loss
+from genaug.runtime import autocast
 
 #: ``arch: small``: the CPU-sized U-Net and critic below; ``arch: paper``: the networks of the
 #: paper's PyTorch port (:class:`PaperGenerator`, :class:`PaperCritic`), which ignore the
-#: ``*_channels`` hparams
+#: ``*_channels`` hparams. ``precision``: "auto" (the project's: bf16 autocast on CUDA, fp32 on
+#: the CPU) or "bf16" (bf16 autocast on the CPU too, for the training step's forward passes;
+#: the gradient penalty and the losses stay fp32)
 DEFAULTS: dict[str, Any] = {
     "arch": "small",
     "base_channels": 32,
@@ -38,8 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "gp_weight": 10.0,
     "dropout": 0.0,
     "mode_seeking": 0.0,
+    "precision": "auto",
 }
 ARCHS = ("small", "paper")
+PRECISIONS = ("auto", "bf16")
 #: the port's widths at its four scales, and its inner layers per block (generator, critic)
 PAPER_WIDTHS = (64, 64, 128, 128)
 PAPER_INNER = {"generator": 3, "critic": 5}
@@ -221,9 +226,12 @@ class PaperConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.up(x)
-        # "same" padding: stride 2 on an even side pads only right and bottom
-        pad = (0, 1, 0, 1) if self.stride == 2 and x.shape[-1] % 2 == 0 else (1, 1, 1, 1)
-        return self.post(self.conv(F.pad(x, pad)))
+        # "same" padding: stride 2 on an even side pads only right and bottom (a padded copy);
+        # else one on every side, which the convolution does itself (no copy to make, nor to
+        # differentiate, twice in the gradient penalty)
+        if self.stride == 2 and x.shape[-1] % 2 == 0:
+            return self.post(self.conv(F.pad(x, (0, 1, 0, 1))))
+        return self.post(F.conv2d(x, self.conv.weight, self.conv.bias, self.stride, padding=1))
 
 
 class DenseDown(nn.Module):
@@ -240,11 +248,14 @@ class DenseDown(nn.Module):
         self.down = PaperConv(width + inner * out, out, stride=2, dropout=dropout)
 
     def forward(self, pre: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        outs, h = [x], torch.cat([x, self.pre(pre)], 1)
-        for conv in self.convs:
-            outs.append(conv(h))
-            h = torch.cat(outs, 1)
-        return outs[-1], self.down(h)
+        h = torch.cat([x, self.pre(pre)], 1)
+        for j, conv in enumerate(self.convs):
+            out = conv(h)
+            # the same tensor as torch.cat([x, *outputs so far]), grown by one part at a time:
+            # its backward slices the gradient in two, not in j + 2 (each slice a full-size
+            # buffer again in the gradient penalty's double backward)
+            h = torch.cat([x if j == 0 else h, out], 1)
+        return out, self.down(h)
 
 
 class DenseUp(nn.Module):
@@ -413,7 +424,8 @@ class DAGAN(Generator):
     :class:`Critic`, sized by ``base_channels`` and ``critic_channels``; "paper": the port's
     :class:`PaperGenerator` and :class:`PaperCritic`), ``z_dim``, ``n_critic`` (critic steps per
     generator step), ``gp_weight``, ``dropout`` (the generator's dropout noise, at training and
-    at sampling), ``mode_seeking`` (weight of the mode-seeking term, Mao et al. 2019; 0: off)."""
+    at sampling), ``mode_seeking`` (weight of the mode-seeking term, Mao et al. 2019; 0: off),
+    ``precision`` (see :data:`DEFAULTS`)."""
 
     name = "dagan"
     modes = ("transfer", "fit")
@@ -429,6 +441,11 @@ class DAGAN(Generator):
             raise GenaugError(
                 f"unknown dagan arch {hp['arch']!r}: set generators.dagan.hparams.arch to one "
                 f"of {list(ARCHS)}"
+            )
+        if hp["precision"] not in PRECISIONS:
+            raise GenaugError(
+                f"unknown dagan precision {hp['precision']!r}: set "
+                f"generators.dagan.hparams.precision to one of {list(PRECISIONS)}"
             )
         if not 0 <= hp["dropout"] < 1:
             raise GenaugError(
@@ -446,6 +463,10 @@ class DAGAN(Generator):
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.net(x, z)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The base's mixed precision; with ``precision: bf16``, bf16 on the CPU too."""
+        return autocast(self._current_run().device, cpu_bf16=self.hparams["precision"] == "bf16")
 
     def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
         # channels-last convs and a fused Adam: a fair part of the speed at arch "paper"
