@@ -45,7 +45,7 @@ DEFAULTS = {
                 "info_weight": 1.0, "noise_weight": 1.0, "vary": 1.0},
     "latent": {"latent_dim": 32, "hidden_channels": 32, "operation": "extrapolate", "lam": 0.5,
                "sigma": 0.5, "neighbours": 3},
-    "began": {"z_dim": 16, "hidden_dim": 16, "base_channels": 16, "eta": 2, "gamma": 0.5,
+    "began": {"z_dim": 32, "hidden_dim": 16, "base_channels": 16, "eta": 2, "gamma": 0.5,
               "lambda_k": 0.05, "ssim_weight": 1.0, "sigma": 0.3, "latent_weight": 1.0},
     "diffusion": {"base_channels": 16, "levels": 2, "layers_per_block": 1,
                   "train_timesteps": 1000, "sample_steps": 10, "ema_decay": 0.995,

@@ -56,7 +56,7 @@ from genaug.errors import GenaugError
 from genaug.models.base import Batch, Generator, Request, adams
 
 DEFAULTS: dict[str, Any] = {
-    "z_dim": 16,
+    "z_dim": 32,
     "hidden_dim": 16,
     "base_channels": 16,
     "eta": 2,
