@@ -173,11 +173,12 @@ def test_combo_pool_is_the_transforms_own_plus_transformed_synthetic(keep):
 @pytest.mark.parametrize("arch", ["conv4", "densenet"])
 def test_stacked_seeds_match_one_seed_at_a_time(task, embedded, method, weighted, arch):
     """Training a job's seeds as one stacked network gives each seed the losses and test
-    predictions it gets alone, up to float rounding: losses within 1e-5, probabilities within
-    1e-4 after three steps. Longer runs drift apart as rounding differences grow: Adam's first
-    updates are about lr x sign(gradient), so a weight whose gradient is near zero turns a
-    rounding difference into one of order lr (mixup on the DenseNet, seed 1, is 3e-5 apart in
-    its 4th loss)."""
+    predictions it gets alone, up to float rounding: losses and probabilities within 1e-4
+    after three steps (a Conv-4 alone runs channels-last and the stacked seeds' batched
+    convolutions do not, so they round differently: up to 4e-5 apart in a loss). Longer runs
+    drift apart as rounding differences grow: Adam's first updates are about lr x
+    sign(gradient), so a weight whose gradient is near zero turns a rounding difference into
+    one of order lr (mixup on the DenseNet, seed 1, is 3e-5 apart in its 4th loss)."""
     table, _ = task
     settings = {**SETTINGS, "steps": 3, "arch": arch}
     cpu = torch.device("cpu")
@@ -194,7 +195,7 @@ def test_stacked_seeds_match_one_seed_at_a_time(task, embedded, method, weighted
     )
     for r, (model, losses) in zip(runs, stacked, strict=True):
         alone, alone_losses = classify.train_classifier(r.plan, 5, settings, r.seed, cpu)
-        assert losses == pytest.approx(alone_losses, abs=1e-5)
+        assert losses == pytest.approx(alone_losses, abs=1e-4)
         torch.testing.assert_close(
             classify.predict(model, r.test[0], cpu),
             classify.predict(alone, r.test[0], cpu),
