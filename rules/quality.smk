@@ -52,7 +52,8 @@ rule quality:
     resources:
         gpu=1,
         mem_mb=4000,
-        runtime=30,
+        # minutes: one job measures every method and seed of a regime
+        runtime=120,
     params:
         methods=lambda wc: QUALITY_METHODS[parse_regime(wc.regime).scenario],
         generators=lambda wc: QUALITY_GENERATORS[parse_regime(wc.regime).scenario],
