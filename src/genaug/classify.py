@@ -57,7 +57,7 @@ from genaug.augment import MIXERS, TRANSFORMS, BatchAugment, BatchMixer, transfo
 from genaug.data.imbalance import TopUp
 from genaug.data.tables import ClassIndex, images_tensor, split_rows
 from genaug.errors import GenaugError
-from genaug.methods import split_combo
+from genaug.methods import split_combo, transform_of
 from genaug.metrics import classification_metrics
 from genaug.models.base import sample_batch
 from genaug.models.classifier import make_classifier
@@ -500,7 +500,7 @@ def prepare(
             "n_per_image": copies,
             "ratio": None if topup is None else topup.ratio,
             # a combination records its transform's settings
-            "transform": augment.get(split_combo(method)[1] if split_combo(method) else method),
+            "transform": augment.get(transform_of(method)),
         },
     )
 

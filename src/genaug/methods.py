@@ -29,11 +29,22 @@ def split_combo(name: str) -> tuple[str, str] | None:
     return generator, transform
 
 
+def base_method(method: str) -> str:
+    """A combination's generator (``"dagan+classical"`` -> ``"dagan"``), else ``method``."""
+    combo = split_combo(method)
+    return method if combo is None else combo[0]
+
+
+def transform_of(method: str) -> str:
+    """A combination's transform (``"dagan+classical"`` -> ``"classical"``), else ``method``."""
+    combo = split_combo(method)
+    return method if combo is None else combo[1]
+
+
 def generator_of(method: str, generators: Iterable[str]) -> str | None:
     """The generator whose synthetic images ``method`` uses: itself, a combination's
     generator, or None (a baseline)."""
-    combo = split_combo(method)
-    name = method if combo is None else combo[0]
+    name = base_method(method)
     return name if name in set(generators) else None
 
 

@@ -24,7 +24,7 @@ from genaug import io
 from genaug.data.fewshot import fewshot_split
 from genaug.data.imbalance import TopUp, imbalance_split
 from genaug.errors import GenaugError
-from genaug.methods import split_combo
+from genaug.methods import base_method
 
 #: a split's rows (``image_id``, ``label``, ``split``) and its minority top-up, if any
 SplitFn = Callable[[pd.DataFrame, Any, int, dict], tuple[pd.DataFrame, TopUp | None]]
@@ -97,7 +97,7 @@ class Scenario:
     def applies(self, method: str) -> bool:
         """Whether ``method`` runs in this scenario: generic methods and its own (a
         generator+transform combination: where its generator runs)."""
-        method = _base(method)
+        method = base_method(method)
         return method in self.own_methods or method not in OWN_METHODS
 
     def methods(self, config: dict) -> list[str]:
@@ -237,13 +237,7 @@ def scenario(name: str) -> Scenario:
 
 def owner(method: str) -> Scenario | None:
     """The scenario that ``method`` is particular to, or None for a generic method."""
-    return next((s for s in SCENARIOS.values() if _base(method) in s.own_methods), None)
-
-
-def _base(method: str) -> str:
-    """A combination's generator (it decides where the combination runs), else ``method``."""
-    combo = split_combo(method)
-    return method if combo is None else combo[0]
+    return next((s for s in SCENARIOS.values() if base_method(method) in s.own_methods), None)
 
 
 # --------------------------------------------------------------------------- regimes
