@@ -1,18 +1,17 @@
-# Stage 5: train the classifier with and without each augmentation. One job trains every
-# replicate seed of a (method, regime), so torch is imported once per batch of seeds.
+# Stage 5: train the classifier with and without each augmentation. One job trains every run
+# of a (method, scenario), each regime's replicate seeds, so torch is imported once for them.
+# Adding a method adds its jobs only; changing a scenario's regimes reruns its jobs.
 
 
 rule classify:
     input:
         unpack(classify_inputs),
     output:
-        metrics=expand(
-            f"{OUT}/classify/{{method}}/{TAG}.json", seed=SEEDS, allow_missing=True
-        ),
+        runs=directory(f"{OUT}/classify/{{method}}/{{scenario}}"),
     log:
-        f"{OUT}/logs/classify/{{method}}/{{regime}}.log",
+        f"{OUT}/logs/classify/{{method}}/{{scenario}}.log",
     benchmark:
-        f"{OUT}/benchmarks/classify/{{method}}/{{regime}}.tsv"
+        f"{OUT}/benchmarks/classify/{{method}}/{{scenario}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["classifier"]["threads"]
@@ -21,6 +20,7 @@ rule classify:
         mem_mb=4000,
         runtime=60,
     params:
+        regimes=lambda wildcards: REGIMES[wildcards.scenario],
         seeds=SEEDS,
         settings=config["classifier"],
         augment=config["augment"],

@@ -91,12 +91,9 @@ def generator_dir(generator, regime, seed):
 
 
 def classify_outputs(s):
-    return expand(
-        f"{OUT}/classify/{{method}}/{TAG}.json",
-        method=SCENARIO_METHODS[s],
-        regime=REGIMES[s],
-        seed=SEEDS,
-    )
+    """The folders of a scenario's classify jobs, one per method: a JSON per run in each,
+    <regime>-seed<s>.json."""
+    return expand(f"{OUT}/classify/{{method}}/{s}", method=SCENARIO_METHODS[s])
 
 
 def scenario_figures(s):
@@ -116,15 +113,17 @@ def all_figures():
 
 
 def classify_inputs(wildcards):
-    regime = wildcards.regime
+    """A classify job's split and synthetic table of each run, regime after regime, one per
+    seed (the order of ``scripts/classify.py``'s runs)."""
+    regimes = REGIMES[wildcards.scenario]
     inputs = {
         "table": rules.prepare.output.table,
-        "splits": expand(rules.subsample.output.split, regime=regime, seed=SEEDS),
+        "splits": expand(rules.subsample.output.split, regime=regimes, seed=SEEDS),
     }
     generator = generator_of(wildcards.method, GENERATORS)
     if generator is not None:
         inputs["synthetic"] = expand(
-            SYNTHETIC, generator=generator, regime=regime, seed=SEEDS
+            SYNTHETIC, generator=generator, regime=regimes, seed=SEEDS
         )
     return inputs
 

@@ -1,4 +1,4 @@
-"""Rule classify: every replicate seed of one (method, regime), in one process."""
+"""Rule classify: every run of one (method, scenario), each regime's seeds, in one process."""
 
 import sys
 
@@ -7,20 +7,24 @@ from genaug.workflow import run_script
 
 
 def main(smk):
+    import itertools
+    from pathlib import Path
+
     from genaug import classify, io, runtime
     from genaug.scenarios import parse_regime, read_split
 
-    regime = parse_regime(smk.wildcards.regime)
     device = runtime.setup(threads=smk.threads, seed=0, device=smk.params.device)
     table = io.read_parquet(smk.input.table)
-    synthetic = smk.input.get("synthetic", [None] * len(smk.params.seeds))
+    # the runs in the order of the inputs: regime after regime, one per seed
+    tags = list(itertools.product(smk.params.regimes, smk.params.seeds))
+    synthetic = smk.input.get("synthetic", [None] * len(tags))
     runs = []
-    for seed, split, synth in zip(smk.params.seeds, smk.input.splits, synthetic, strict=True):
+    for (regime, seed), split, synth in zip(tags, smk.input.splits, synthetic, strict=True):
         rows, topup = read_split(split)
         runs.append(
             classify.prepare(
                 smk.wildcards.method,
-                regime,
+                parse_regime(regime),
                 seed,
                 table,
                 rows,
@@ -31,8 +35,9 @@ def main(smk):
             )
         )
     records = classify.run_seeds(runs, smk.params.settings, device, compile=smk.params.compile)
-    for record, out in zip(records, smk.output.metrics, strict=True):
-        io.write_json(record, out)
+    out = Path(smk.output.runs)
+    for (regime, seed), record in zip(tags, records, strict=True):
+        io.write_json(record, out / f"{regime}-seed{seed}.json")
 
 
 run_script(main, snakemake)  # noqa: F821

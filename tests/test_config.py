@@ -110,7 +110,7 @@ def test_every_shipped_config_plans_quickly(name, tmp_path):
 
 def check_planned_jobs(stdout: str, config: dict) -> None:
     """The dry run's "Job stats" table has one split per (regime, replicate) and one classify
-    job per (method, regime) of ``config``."""
+    job per (method, scenario) of ``config``."""
     counts = {}  # the "Job stats" table: "<rule> <count>" lines
     for line in stdout.splitlines():
         parts = line.split()
@@ -122,7 +122,7 @@ def check_planned_jobs(stdout: str, config: dict) -> None:
     for scenario in config["scenarios"]:
         methods = [m for m in config["methods"] if scenario == "imbalance" or m not in OWN_METHODS]
         n_jobs["subsample"] += len(config["replicates"]) * n_regimes[scenario]
-        n_jobs["classify"] += len(methods) * n_regimes[scenario]  # every seed in one job
+        n_jobs["classify"] += len(methods)  # every regime's seeds in one job
     assert {rule: counts.get(rule) for rule in n_jobs} == n_jobs
 
 

@@ -63,7 +63,9 @@ def expected_outputs() -> list[str]:
         ]
         files += [f"quality/{scenario}/{f}" for f in ("quality.csv", "quality.md", "encoders.pt")]
         files += [f"figures/{f}_{scenario}.png" for f in ("quality_gain", "neighbours")]
-        files += [f"classify/{m}/{t}.json" for m in METHODS[scenario] for t in tags(scenario)]
+        files += [
+            f"classify/{m}/{scenario}/{t}.json" for m in METHODS[scenario] for t in tags(scenario)
+        ]
     files += [f"splits/{t}.parquet" for t in all_tags]
     for g in GENERATORS:
         for scope in ["source"] if g in TRANSFER else all_tags:
@@ -159,12 +161,14 @@ def test_imbalance_splits_top_ups_and_baselines(full_run):
                 synth = io.read_parquet(results / f"synthetic/{name}/{tag}.parquet")
                 assert len(synth) == n_topup and (synth["label"] == minority).all(), name
             for method in ["classical", "oversample", "dagan"]:
-                record = json.loads((results / f"classify/{method}/{tag}.json").read_text())
+                record = json.loads(
+                    (results / f"classify/{method}/imbalance/{tag}.json").read_text()
+                )
                 assert record["n_train_augmented"] == n_topup, method
                 assert record["minority_class"] == minority
-            under = json.loads((results / f"classify/undersample/{tag}.json").read_text())
+            under = json.loads((results / f"classify/undersample/imbalance/{tag}.json").read_text())
             assert under["n_train_real"] == 4 * counts[minority]
-            none = json.loads((results / f"classify/none/{tag}.json").read_text())
+            none = json.loads((results / f"classify/none/imbalance/{tag}.json").read_text())
             assert 0 <= none["minority_auroc"] <= 1 and none["n_train_augmented"] == 0
 
 
@@ -195,7 +199,7 @@ def test_provenance_and_no_test_images_in_training(full_run):
     replicate's reduced training set), never a test image; outputs name their checkpoint."""
     results = full_run / "results"
     table = io.read_parquet(results / "data/prepared.parquet")
-    for tag in tags("fewshot") + tags("imbalance"):
+    for scenario, tag in [(s, t) for s in ("fewshot", "imbalance") for t in tags(s)]:
         split = io.read_parquet(results / f"splits/{tag}.parquet")
         for name in GENERATORS:
             transfer = name in TRANSFER
@@ -203,7 +207,7 @@ def test_provenance_and_no_test_images_in_training(full_run):
             assert check_trained_on(model, table, None if transfer else split), name
             synth = io.read_parquet(results / f"synthetic/{name}/{tag}.parquet")
             assert (synth["checkpoint_sha256"] == sha256_file(model)).all()
-            record = json.loads((results / f"classify/{name}/{tag}.json").read_text())
+            record = json.loads((results / f"classify/{name}/{scenario}/{tag}.json").read_text())
             assert record["provenance"]["checkpoint_sha256"] == [sha256_file(model)]
             assert record["provenance"]["code_version"].startswith("0.1.0")
 
@@ -217,10 +221,15 @@ def test_one_figure_target_then_same_numbers(full_run, tmp_path):
     assert not (tmp_path / "results/classify").exists()
     assert not (tmp_path / "results/generators/dagan").exists()
 
-    # one transfer-mode and one finetune-mode generator, through to the classifier runs at k=2
+    # one transfer-mode and one finetune-mode generator, through to their few-shot classify
+    # jobs (a folder of runs each)
     methods = ["none", "classical", "dagan", "cvae"]
-    targets = [f"results/classify/{m}/k2-seed{s}.json" for m in methods for s in SEEDS]
-    snakemake(tmp_path, "--cores", "2", f"--configfile={TINY}", *targets)
+    jobs = [f"results/classify/{m}/fewshot" for m in methods]
+    snakemake(tmp_path, "--cores", "2", f"--configfile={TINY}", *jobs)
+    targets = [f"{job}/{t}.json" for job in jobs for t in tags("fewshot")]
+    assert sorted(
+        str(p.relative_to(tmp_path)) for p in tmp_path.glob("results/classify/*/*/*.json")
+    ) == (sorted(targets))
     for target in targets:
         first = json.loads((full_run / target).read_text())
         second = json.loads((tmp_path / target).read_text())

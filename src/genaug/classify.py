@@ -561,8 +561,9 @@ def score(
 def run_seeds(
     runs: list[Run], settings: dict, device: torch.device, compile: bool = False
 ) -> list[dict]:
-    """Train and score every run of one (method, regime): stacked into one network where
-    :func:`stacks` says so, else one after the other. Returns their records in order."""
+    """Train and score the runs of one method (a classify job's: each regime's seeds), stacked
+    into one network where :func:`stacks` says so, else one after the other. Returns their
+    records in order."""
     n_classes = {len(r.classes) for r in runs}
     if len(n_classes) == 1 and stacks(settings, device, len(runs), compile):
         start = time.perf_counter()

@@ -40,11 +40,12 @@ RUN_COLUMNS = [
 
 
 def collect_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """One row per classifier run, with the provenance that made it. Columns a scenario does
-    not have (``fraction`` and the minority metrics in few-shot, ``k`` in imbalance) are
-    dropped."""
+    """One row per classifier run, with the provenance that made it, from run JSON files or
+    the folders of classify jobs (every ``*.json`` in them). Columns a scenario does not have
+    (``fraction`` and the minority metrics in few-shot, ``k`` in imbalance) are dropped."""
     rows = []
-    for path in paths:
+    files = [f for p in map(Path, paths) for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
+    for path in files:
         record = json.loads(Path(path).read_text())
         prov = record["provenance"]
         row = {c: record.get(c) for c in RUN_COLUMNS}
