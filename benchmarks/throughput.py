@@ -8,15 +8,19 @@ the GPU when PyTorch sees one, else the CPU with ``--threads`` threads. Writes a
     python benchmarks/throughput.py --out benchmarks/results-cpu.csv
     python benchmarks/throughput.py --only dagan cvae --steps 10
     python benchmarks/throughput.py --image-size 64 --channels 3   # face-sized colour images
-    python benchmarks/throughput.py --only dagan-paper dagan-port dagan-paper-bf16 \
-        dagan-port-bf16 --steps 3 --out benchmarks/results-dagan-paper-cpu.csv
+    python benchmarks/throughput.py --only dagan-paper dagan-port dagan-port-layers \
+        dagan-paper-bf16 dagan-port-bf16 --steps 3 --out benchmarks/results-dagan-paper-cpu.csv
 
 ``dagan-paper`` is DAGAN at ``arch: paper`` with the settings of config/omniglot_dagan.yaml
 (batch 32, 5 critic steps); ``dagan-port`` is a re-implementation, written here, of the
 training step of the paper's PyTorch port (amurthy1/dagan_torch) on the same networks: its
 critic's fakes keep their graph, so the critic loss backpropagates through the generator; the
 generator's first encoder layer runs twice; the critic scores real and fake pairs in two calls
-and is not frozen for the generator's step; plain Adam, no channels-last. ``dagan-paper-bf16``
+and is not frozen for the generator's step; plain Adam, no channels-last. It runs this
+project's layer code, so it gains what that code does better than the port's;
+``dagan-port-layers`` is the port as written: its step, and its layer code too (every conv on
+a padded copy, an encoder block's outputs re-concatenated for each layer; the same numbers).
+``dagan-paper-bf16``
 and ``dagan-port-bf16`` are both with ``precision: bf16`` (their forward passes in bf16 on the
 CPU too, the gradient penalty in fp32). All report ``pairs_per_s`` (as does ``dagan``): real
 (source, other) pairs the critic trains on per second. ``cpu_seconds_per_step`` is the median
@@ -45,7 +49,9 @@ REPO = Path(__file__).resolve().parents[1]
 CLASSIFIERS = ("conv4", "densenet")
 #: DAGAN at the paper's architecture (settings of this config) and the port's step on it
 PAPER_CONFIG = REPO / "config" / "omniglot_dagan.yaml"
-DAGAN_PAPER = ("dagan-paper", "dagan-port", "dagan-paper-bf16", "dagan-port-bf16")
+DAGAN_PAPER = (
+    "dagan-paper", "dagan-port", "dagan-port-layers", "dagan-paper-bf16", "dagan-port-bf16"
+)  # fmt: skip
 FIELDS = [
     "model",
     "kind",
@@ -138,7 +144,10 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
                 log_every=n,
             )
 
-        train = port_trainer(model, x, settings, device, cpu) if "port" in name else fit_steps
+        if "port" in name:
+            train = port_trainer(model, x, settings, device, cpu, name == "dagan-port-layers")
+        else:
+            train = fit_steps
     else:
         settings = config["classifier"]
         batch = settings["batch_size"]
@@ -196,16 +205,26 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
     }
 
 
-def port_trainer(model, x, settings: dict, device, cpu: list[float]):  # noqa: ANN001, ANN201
+def port_trainer(  # noqa: ANN201
+    model,  # noqa: ANN001
+    x,  # noqa: ANN001
+    settings: dict,
+    device,  # noqa: ANN001
+    cpu: list[float],
+    port_layers: bool = False,
+):
     """``train(n)``: ``n`` steps of the port's training loop (``DaganTrainer``: ``n_critic``
     critic iterations, each on its own batch of pairs, then one generator iteration), on
-    ``model``'s paper networks, with the port's faults (see the module docstring). Pairs are
-    drawn at random within ``x``'s rows, as the step's cost does not depend on which. The CPU
-    seconds of each step are appended to ``cpu``."""
+    ``model``'s paper networks, with the port's faults (see the module docstring). With
+    ``port_layers`` the networks also run the port's layer code (``_SamePad``: every conv on a
+    padded copy; an encoder block re-concatenates all its outputs for each layer), the same
+    numbers. Pairs are drawn at random within ``x``'s rows, as the step's cost does not depend
+    on which. The CPU seconds of each step are appended to ``cpu``."""
     import torch
+    import torch.nn.functional as F
 
     from genaug import runtime
-    from genaug.models.dagan import PaperEncoder, noise_from
+    from genaug.models.dagan import DenseDown, PaperConv, PaperEncoder, noise_from
 
     class PortEncoder(PaperEncoder):
         def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -216,8 +235,27 @@ def port_trainer(model, x, settings: dict, device, cpu: list[float]):  # noqa: A
                 outs.append(h)
             return outs
 
+    class PortConv(PaperConv):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.up(x)
+            pad = (0, 1, 0, 1) if self.stride == 2 and x.shape[-1] % 2 == 0 else (1, 1, 1, 1)
+            return self.post(self.conv(F.pad(x, pad)))
+
+    class PortDenseDown(DenseDown):
+        def forward(self, pre: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            outs = [x, self.convs[0](torch.cat([x, self.pre(pre)], 1))]
+            for conv in [*self.convs[1:], self.down]:
+                outs.append(conv(torch.cat(outs, 1)))
+            return outs[-2], outs[-1]
+
     g, d = model.net.to(device).train(), model.critic.to(device).train()
     g.encoder.__class__ = PortEncoder
+    if port_layers:
+        for module in [*g.modules(), *d.modules()]:
+            if type(module) is PaperConv:
+                module.__class__ = PortConv
+            elif type(module) is DenseDown:
+                module.__class__ = PortDenseDown
     g_opt = torch.optim.Adam(g.parameters(), lr=settings["lr"], betas=(0.0, 0.9))
     d_opt = torch.optim.Adam(d.parameters(), lr=settings["lr"], betas=(0.0, 0.9))
     hp, batch = settings["hparams"], settings["batch_size"]
