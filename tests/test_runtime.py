@@ -48,6 +48,7 @@ for device in ("cpu", "cuda"):  # "cuda" needs no GPU: setup only sets switches 
     out[device] = switches()
     out[f"put_ {device}"] = put_()
 out["compiler_stack_imported"] = "torch._dynamo" in sys.modules
+out["fills_uninitialised_memory"] = torch.utils.deterministic.fill_uninitialized_memory
 import torch._inductor.config  # as compile: true does, after setup
 out["inductor_after_setup"] = switches()[2]
 for warn_only in (False, True):  # the reference, then setup with the config loaded
@@ -63,12 +64,14 @@ print(json.dumps(out))
 def test_setup_sets_deterministic_mode_without_the_compiler_stack():
     """``runtime.setup`` sets what ``torch.use_deterministic_algorithms`` sets (ATen's switch,
     warn-only on CUDA, and Inductor's deterministic mode, for a config loaded before or
-    after), without importing ``torch._dynamo`` (about 0.8 CPU s a job)."""
+    after), without importing ``torch._dynamo`` (about 0.8 CPU s a job), and without the
+    mode's NaN fill of new tensors."""
     proc = subprocess.run([sys.executable, "-c", SWITCHES], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["cpu"] == [True, False, None] and out["cuda"] == [True, True, None]
     assert out["compiler_stack_imported"] is False
+    assert out["fills_uninitialised_memory"] is False
     assert out["inductor_after_setup"] is True
     for warn_only in (False, True):
         reference = out[f"reference_warn_only_{warn_only}"]
