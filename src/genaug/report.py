@@ -46,7 +46,7 @@ def collect_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
     rows = []
     files = [f for p in map(Path, paths) for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
     for path in files:
-        record = json.loads(Path(path).read_text())
+        record = json.loads(path.read_text())
         prov = record["provenance"]
         row = {c: record.get(c) for c in RUN_COLUMNS}
         row.update(

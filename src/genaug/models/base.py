@@ -259,6 +259,21 @@ class Generator(nn.Module):
         loss.backward()
         opt.step()
 
+    def optimize_together(self, **losses: torch.Tensor) -> None:
+        """One update of each named optimiser on its loss, all from the same graph: every
+        gradient is computed (each loss reaching only its own optimiser's parameters) before
+        any network steps, as BEGAN's paper updates its discriminator and generator."""
+        optimizers = self._current_run().optimizers
+        params = {
+            name: [p for group in optimizers[name].param_groups for p in group["params"]]
+            for name in losses
+        }
+        for i, (name, loss) in enumerate(losses.items()):
+            optimizers[name].zero_grad(set_to_none=True)
+            loss.backward(inputs=params[name], retain_graph=i < len(losses) - 1)
+        for name in losses:
+            optimizers[name].step()
+
     @staticmethod
     @contextlib.contextmanager
     def frozen(module: nn.Module) -> Iterator[None]:
