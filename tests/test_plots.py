@@ -67,6 +67,16 @@ def test_image_grid(tmp_path):
     plots.image_grid([real, variations, variations[:3]], out, ["real", "dagan", "cvae"], "shots")
     arr = _check_png(out)
     assert arr.mean() > 128  # mostly white page: ink inverted onto white
+    # the stroke, enlarged by a whole factor and drawn dark: a solid block of black pixels
+    black = arr < 16
+    assert black.sum() > 16 * 4 * 4
+    one_only = tmp_path / "one.png"
+    plots.image_grid([real], one_only)
+    with Image.open(one_only) as im:
+        single = np.asarray(im.convert("L"))
+    rows, cols = np.nonzero(single < 16)
+    # the stroke is 16 x 4 pixels of the 28 x 28 image: its drawn block keeps that shape
+    assert (rows.max() - rows.min() + 1) == 4 * (cols.max() - cols.min() + 1)
     # no labels/title, a float N x 1 x H x W row and a single H x W image
     out2 = tmp_path / "grid2.png"
     plots.image_grid([rng.uniform(size=(4, 1, 16, 16)), real[0]], out2)

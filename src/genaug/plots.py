@@ -137,9 +137,12 @@ def image_grid(
 
     Each row is an N x H x W grayscale array (uint8, ink bright, as the datasets store them;
     float arrays are taken to lie in [0, 1]), or a colour one, N x H x W x 3 or N x 3 x H x W.
-    Grayscale images are drawn inverted, dark ink on white (cmap "gray_r"), colour images as
-    they are; each with a thin grey frame and no ticks.  ``row_labels`` name the rows on the
-    left.
+    Grayscale images are drawn inverted, dark ink on white, colour images as they are; each
+    with a thin grey frame.  ``row_labels`` name the rows on the left.
+
+    The grid is composed as one pixel canvas (each image enlarged by a whole factor, nearest
+    neighbour, so it stays sharp) and drawn with a single ``imshow``: one matplotlib axes per
+    image cost about 7 ms each, 0.45 s for an 8 x 8 grid, in every generator job.
     """
     stacks = [_as_stack(r) for r in rows]
     if not stacks:
@@ -148,46 +151,36 @@ def image_grid(
         raise ValueError(f"{len(row_labels)} row labels for {len(stacks)} rows")
     ncols = max(1, max(len(s) for s in stacks))
     nrows = len(stacks)
-    cell = 0.75 if ncols <= 16 else max(0.3, 12.0 / ncols)
-    label_w = 1.2 if row_labels else 0.1
-    title_h = 0.4 if title else 0.05
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(label_w + cell * ncols, title_h + cell * nrows),
-        squeeze=False,
-        gridspec_kw={"wspace": 0.05, "hspace": 0.05},
-    )
+    h = max((s.shape[1] for s in stacks if s.size), default=1)
+    w = max((s.shape[2] for s in stacks if s.size), default=1)
+    cell_in = 0.75 if ncols <= 16 else max(0.3, 12.0 / ncols)
+    scale = max(1, round(cell_in * dpi / max(h, w)))
+    gap = max(2, round(0.05 * scale * max(h, w)))  # white space between cells
+    cell_h, cell_w = scale * h + 2, scale * w + 2  # the image and its 1-pixel frame
+    canvas = np.ones((nrows * (cell_h + gap), ncols * (cell_w + gap), 3))
     for i, stack in enumerate(stacks):
-        vmax = 255 if stack.dtype == np.uint8 or (stack.size and stack.max() > 1.0) else 1.0
-        for j in range(ncols):
-            ax = axes[i, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j < len(stack) and stack.ndim == 4:  # colour: imshow wants [0, 1] or uint8
-                rgb = stack[j] if stack.dtype == np.uint8 else np.clip(stack[j] / vmax, 0, 1)
-                ax.imshow(rgb, interpolation="nearest")
-            elif j < len(stack):
-                ax.imshow(stack[j], cmap="gray_r", vmin=0, vmax=vmax, interpolation="nearest")
-            if j < len(stack):
-                for spine in ax.spines.values():
-                    spine.set_color("0.75")
-                    spine.set_linewidth(0.5)
-            else:
-                for spine in ax.spines.values():
-                    spine.set_visible(False)
-        if row_labels is not None:
-            axes[i, 0].set_ylabel(
-                str(row_labels[i]), rotation=0, ha="right", va="center", fontsize=9
-            )
+        vmax = 255.0 if stack.dtype == np.uint8 or (stack.size and stack.max() > 1.0) else 1.0
+        for j, image in enumerate(stack):
+            shown = np.clip(image / vmax, 0.0, 1.0)
+            if shown.ndim == 2:  # grayscale: ink dark on white
+                shown = np.repeat((1.0 - shown)[..., None], 3, axis=-1)
+            shown = shown.repeat(scale, axis=0).repeat(scale, axis=1)
+            top, left = i * (cell_h + gap) + gap // 2, j * (cell_w + gap) + gap // 2
+            canvas[top : top + cell_h, left : left + cell_w] = 0.75  # the frame
+            canvas[top + 1 : top + 1 + len(shown), left + 1 : left + 1 + shown.shape[1]] = shown
+    label_w = 1.2 if row_labels else 0.05
+    title_h = 0.4 if title else 0.05
+    grid_w, grid_h = canvas.shape[1] / dpi, canvas.shape[0] / dpi
+    fig = plt.figure(figsize=(label_w + grid_w, title_h + grid_h))
+    ax = fig.add_axes((label_w / (label_w + grid_w), 0.0, grid_w / (label_w + grid_w),
+                       grid_h / (title_h + grid_h)))  # fmt: skip
+    ax.imshow(canvas, interpolation="nearest")
+    ax.set_axis_off()
+    for i, label in enumerate(row_labels or []):
+        y = i * (cell_h + gap) + (cell_h + gap) / 2
+        ax.text(-gap, y, str(label), ha="right", va="center", fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=11)
-    fig.subplots_adjust(
-        left=label_w / (label_w + cell * ncols),
-        right=0.99,
-        bottom=0.01,
-        top=1.0 - title_h / (title_h + cell * nrows),
-    )
+        fig.suptitle(title, fontsize=11, y=1.0 - 0.05 / (title_h + grid_h), va="top")
     _save(fig, out, dpi)
 
 
