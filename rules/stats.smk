@@ -1,5 +1,7 @@
 # Stage 6: every run of a scenario in one table, then each method against the "none"
-# baseline on each of the scenario's metrics.
+# baseline on each of the scenario's metrics; the methods that use a generator also against
+# the scenario's strong baselines (stats.against), and the combinations against their
+# transform.
 
 
 rule collect_runs:
@@ -43,5 +45,7 @@ rule stats:
         by=lambda wc: scenario(wc.scenario).level,
         level_text=lambda wc: scenario(wc.scenario).legend,
         baseline="none",
+        against=lambda wc: config["stats"]["against"][wc.scenario],
+        generators=list(SETTINGS),
     script:
         "../scripts/stats.py"

@@ -21,6 +21,8 @@ def main(smk):
         s["alpha"],
         s["confidence"],
         margin=s["equivalence_margin"],
+        against=smk.params.against,
+        generators=smk.params.generators,
     )
     comparisons.to_csv(smk.output.comparisons, index=False)
     with open(smk.output.markdown, "w") as fh:

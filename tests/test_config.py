@@ -47,8 +47,13 @@ def test_shipped_configs_are_valid(name):
         (lambda c: c["methods"].remove("none"), "methods"),
         (lambda c: c["generators"]["dagan"].update(mode="both"), "generators.dagan.mode"),
         (lambda c: c["generators"]["cvae"].update(mode="transfer"), "generators.cvae.mode"),
+        # a strong baseline that is no method, or none
+        (lambda c: c["stats"]["against"].update(fewshot=["classic"]), "stats.against.fewshot[0]"),
+        (lambda c: c["stats"]["against"].update(imbalance=["oversample", "none"]),
+         "stats.against.imbalance[1]"),
+        (lambda c: c["stats"]["against"].update(imbalance="oversample"), "stats.against.imbalance"),
     ],
-)
+)  # fmt: skip
 def test_schema_errors_are_one_line(edit, where):
     config = copy.deepcopy(default_config())
     edit(config)

@@ -94,6 +94,27 @@ def test_a_combination_has_its_own_section_and_answer():
     assert "on top of `classical`" in brief
 
 
+def test_a_strong_baseline_has_its_own_section_and_answer():
+    """Generators against classical (stats.against): one section "Against", which holds the
+    combination too, and its own question in the answer."""
+    runs = combo_runs()
+    dagan = runs[runs["method"] == "classical"].assign(method="dagan")
+    runs = pd.concat([runs, dagan.assign(accuracy=dagan["accuracy"] - 0.2)])
+    comparisons, tables, _ = stats.scenario_statistics(
+        runs, ["accuracy"], "k", against=["classical"], generators=["dagan"]
+    )
+    md = report.comparisons_markdown(tables, LEVEL)
+    assert "On top of" not in md
+    section = md[md.index("### Against `classical`: accuracy\n") :]
+    assert "does synthetic data beat `classical`, the classical method you would try" in section
+    assert "| dagan |" in section and "| dagan+classical |" in section
+    answer = report.answer_markdown("fewshot", comparisons, None, margin=0.02)
+    assert "A generator against `classical`: does synthetic data beat the classical" in answer
+    strong = answer.split("against `classical` (the methods that use a generator):")[1]
+    assert strong.startswith("\n\n- k = 1: no method beat it significantly.")
+    assert "so no test: `dagan` (−20.0 pp" in strong
+
+
 def test_to_markdown_verdicts_and_replicates_needed():
     spec = {m: case for m, (case, _) in VERDICT_CASES.items()}
     spec["tiny"] = (0.0005, 0.05, 8)  # d_z = 0.01: some 10^5 replicates

@@ -483,3 +483,27 @@ def test_a_combination_is_also_compared_with_its_transform():
     assert on_top["diff"].abs().max() < 1e-12 and on_top["n"].tolist() == [8]
     assert on_top["p_holm"].equals(on_top["p_one_sided"])  # a family of one
     assert tables["accuracy", "none"]["method"].tolist() == ["classical", "dagan+classical"]
+
+
+def test_generators_are_also_compared_with_a_strong_baseline():
+    """With ``against``: every method that uses a generator (a combination counts) is also
+    compared with the strong baseline, its own Holm family; a transform that is not one keeps
+    only its combinations; a strong baseline that did not run (oversample), or ``none``, adds
+    no family."""
+    runs = combo_runs()
+    runs = pd.concat(
+        [runs, *(runs[runs["method"] == "classical"].assign(method=m) for m in ("dagan", "cvae"))]
+    )
+    _, tables, _ = S.scenario_statistics(
+        runs, ["accuracy"], "k", against=["oversample", "none"], generators=["dagan"]
+    )
+    assert list(tables) == [("accuracy", "none"), ("accuracy", "classical")]
+    assert tables["accuracy", "classical"]["method"].tolist() == ["dagan+classical"]
+    comparisons, tables, _ = S.scenario_statistics(
+        runs, ["accuracy"], "k", against=["classical"], generators=["dagan"]
+    )
+    strong = tables["accuracy", "classical"]
+    assert strong["method"].tolist() == ["dagan", "dagan+classical"]  # not cvae: no generator
+    np.testing.assert_allclose(strong["p_holm"], S.holm(strong["p_one_sided"]))
+    assert set(strong["verdict"]) == {"no meaningful difference", "n/a: zero spread"}
+    assert (comparisons["baseline"] == "classical").sum() == 2

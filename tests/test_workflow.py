@@ -124,7 +124,13 @@ def test_stats_cover_every_comparison(full_run, scenario, by, levels, metrics):
     stats = full_run / "results/stats" / scenario
     table = pd.read_csv(stats / "comparisons.csv")
     others = [("none", m) for m in METHODS[scenario] if m != "none"]
-    others.append(("classical", "dagan+classical"))  # the combination against its transform
+    # the methods that use a generator also against the strong baseline (stats.against),
+    # which in few-shot holds the combination too; elsewhere it is against its transform
+    strong = {"fewshot": "classical", "imbalance": "oversample"}[scenario]
+    synthetic = [m for m in METHODS[scenario] if m.split("+")[0] in [*GENERATORS, "cyclegan"]]
+    others += [(strong, m) for m in synthetic]
+    if scenario == "imbalance":
+        others.append(("classical", "dagan+classical"))
     rows = zip(table["metric"], table["baseline"], table["method"], table[by], strict=True)
     assert sorted(rows) == sorted(
         (metric, *pair, level) for metric in metrics for pair in others for level in levels

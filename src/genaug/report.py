@@ -73,17 +73,26 @@ class ScenarioResults(NamedTuple):
 
 def _intro(config: dict) -> str:
     seeds = config["replicates"]
+    also = []
+    against = config.get("stats", {}).get("against", {})
+    strong = {
+        name: [b for b in against.get(name, []) if b in scenario(name).methods(config)]
+        for name in config.get("scenarios", [])
+    }
+    if any(strong.values()):
+        named = "; ".join(
+            f"{scenario(name).title.lower()}: {', '.join(f'`{b}`' for b in bases)}"
+            for name, bases in strong.items()
+            if bases
+        )
+        also.append(f"each method that uses a generator also with the strong baselines ({named})")
+    if any(split_combo(m) is not None for m in config["methods"]):
+        also.append("each generator on top of a transform (`dagan+classical`) with the transform")
     return (
         f"Does synthetic data help a classifier trained on little of "
         f"**{config['dataset']['name']}**? Each method is compared with the `none` baseline "
         f"(real images only), paired over {len(seeds)} replicates (seeds "
-        f"{', '.join(map(str, seeds))})"
-        + (
-            ", and each generator on top of a transform (`dagan+classical`) also with the "
-            "transform alone."
-            if any(split_combo(m) is not None for m in config["methods"])
-            else "."
-        )
+        f"{', '.join(map(str, seeds))})" + "".join(f", and {a}" for a in also) + "."
     )
 
 
@@ -374,28 +383,47 @@ def to_markdown(
 
 def comparisons_markdown(tables: Mapping[tuple[str, str], pd.DataFrame], level_text: str) -> str:
     """One scenario's comparisons.md: each (metric, baseline)'s :func:`to_markdown` under its
-    own heading, the first baseline's (``none``) first; the combinations against their
-    transform follow, each transform its own section ("On top of `classical`"). ``tables``
-    maps (metric, baseline) to its :func:`genaug.stats.compare` table (as
-    :func:`genaug.stats.scenario_statistics` returns them)."""
+    own heading, the first baseline's (``none``) first; the other baselines follow, each its
+    own section: a strong baseline's generators ("Against `oversample`") or a transform's
+    combinations ("On top of `classical`"). ``tables`` maps (metric, baseline) to its
+    :func:`genaug.stats.compare` table (as :func:`genaug.stats.scenario_statistics` returns
+    them)."""
     main = next(iter(tables))[1] if tables else None
     sections = []
-    for on_top in (False, True):
+    for second in (False, True):
         for (metric, baseline), table in tables.items():
-            if (baseline != main) != on_top:
+            if (baseline != main) != second:
                 continue
-            title = f"On top of `{baseline}`: {metric}" if on_top else metric
-            lead = f"{_on_top_question(baseline)}\n\n" if on_top else ""
+            title, lead = metric, ""
+            if second:
+                title = f"{_family_title(baseline, table['method'])}: {metric}"
+                lead = f"{_family_question(baseline, table['method'])}\n\n"
             sections.append(
                 f"### {title}\n\n{lead}{to_markdown(table, metric, level_text=level_text)}"
             )
     return "\n".join(sections)
 
 
-def _on_top_question(transform: str) -> str:
+def _combos_only(methods: Iterable[str]) -> bool:
+    """Whether a family of comparisons holds only generator+transform combinations."""
+    return all(split_combo(m) is not None for m in methods)
+
+
+def _family_title(baseline: str, methods: Iterable[str]) -> str:
+    return f"On top of `{baseline}`" if _combos_only(methods) else f"Against `{baseline}`"
+
+
+def _family_question(baseline: str, methods: Iterable[str]) -> str:
+    if _combos_only(methods):
+        return (
+            f"Each generator+`{baseline}` combination against `{baseline}` alone, paired by "
+            f"replicate (its own Holm family): does the generator add anything to "
+            f"`{baseline}`?"
+        )
     return (
-        f"Each generator+`{transform}` combination against `{transform}` alone, paired by "
-        f"replicate (its own Holm family): does the generator add anything to `{transform}`?"
+        f"Each method that uses a generator against `{baseline}`, paired by replicate (its own "
+        f"Holm family): does synthetic data beat `{baseline}`, the classical method you would "
+        "try first (and, combined with it, add anything to it)?"
     )
 
 
@@ -585,19 +613,32 @@ def answer_markdown(
 
 
 def _on_top_answer(rows: pd.DataFrame, spec, margin: float, brief: bool) -> list[str]:
-    """The combinations against their transform: which question each comparison answers,
-    then the verdicts per metric (``brief``: the first only), transform and level."""
-    combo, transform = rows[["method", "baseline"]].iloc[0]
-    lines = [
-        f"**Which comparison answers which question.** Against `none`: does augmentation help "
-        f"at all. `{combo}` against `{transform}`: does the generator add anything to the "
-        "transforms you would use anyway.",
-        "",
-    ]
+    """The comparisons against a baseline other than ``none`` (a strong baseline's generators,
+    a transform's combinations): which question each answers, then the verdicts per metric
+    (``brief``: the first only), baseline and level."""
+    questions = ["Against `none`: does augmentation help at all."]
+    for base, family in rows.groupby("baseline", sort=False):
+        methods = family["method"].unique()
+        if _combos_only(methods):
+            questions.append(
+                f"`{methods[0]}` against `{base}`: does the generator add anything to the "
+                "transforms you would use anyway."
+            )
+        else:
+            questions.append(
+                f"A generator against `{base}`: does synthetic data beat the classical method "
+                "you would try first."
+            )
+    lines = [f"**Which comparison answers which question.** {' '.join(questions)}", ""]
     for (metric, base), table in rows.groupby(["metric", "baseline"], sort=False):
         if brief and metric != rows["metric"].iloc[0]:
             continue
-        lines += [f"**{metric.replace('_', ' ')}**, on top of `{base}` (against `{base}`):", ""]
+        which = (
+            f"on top of `{base}` (against `{base}`)"
+            if _combos_only(table["method"])
+            else f"against `{base}` (the methods that use a generator)"
+        )
+        lines += [f"**{metric.replace('_', ' ')}**, {which}:", ""]
         for level, at in table.groupby(spec.level, sort=True):
             lines.append(f"- {spec.level_name} = {level:g}: " + _level_answer(at, margin, brief))
         lines.append("")

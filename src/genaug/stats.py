@@ -48,7 +48,7 @@ from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import ttost_paired
 
 from genaug.errors import GenaugError
-from genaug.methods import combos_on, split_combo
+from genaug.methods import base_method, combos_on, split_combo
 
 __all__ = [
     "COMPARE_COLUMNS",
@@ -660,23 +660,35 @@ def scenario_statistics(
     alpha: float = 0.05,
     confidence: float = 0.95,
     margin: float = DEFAULT_MARGIN,
+    *,
+    against: Sequence[str] = (),
+    generators: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame], pd.DataFrame]:
     """:func:`compare` and :func:`describe` for each metric of a scenario: every method
-    against ``baseline``, and each generator+transform combination (``dagan+classical``, see
-    :mod:`genaug.methods`) also against its transform alone, on the runs of the two. Each
-    (metric, baseline) is its own Holm family: the combinations against ``classical`` are one
-    question (does a generator add to the transform?), the methods against ``none`` another.
+    against ``baseline``; each generator+transform combination (``dagan+classical``, see
+    :mod:`genaug.methods`) also against its transform alone; and every method that uses a
+    generator (``generators``: their names; a combination counts) also against each strong
+    baseline of ``against`` that ran (e.g. ``oversample``). Each (metric, baseline) is its own
+    Holm family, and each answers its own question: the methods against ``none``, does
+    augmentation help at all; the generators and combinations against ``classical``, does
+    synthetic data beat, or add to, the method you would use anyway.
 
     Returns the comparisons stacked with leading ``metric`` and ``baseline`` columns, each
     (metric, baseline)'s :func:`compare` table (with its ``attrs``: what
-    :func:`genaug.report.comparisons_markdown` renders; ``baseline`` first, then the
-    transforms in the order of their first combination), and the descriptions stacked like
-    the comparisons (with a ``metric`` column)."""
+    :func:`genaug.report.comparisons_markdown` renders; ``baseline`` first, then those of
+    ``against``, then the other transforms in the order of their first combination), and the
+    descriptions stacked like the comparisons (with a ``metric`` column)."""
     methods = list(dict.fromkeys(runs["method"].astype(str)))
-    transforms = list(dict.fromkeys(c[1] for m in methods if (c := split_combo(m)) is not None))
-    families = {baseline: runs} | {
-        t: runs[runs["method"].isin([t, *combos_on(t, methods)])] for t in transforms
-    }
+    transforms = [c[1] for m in methods if (c := split_combo(m)) is not None]
+    families = {baseline: runs}
+    for base in dict.fromkeys([*against, *transforms]):
+        members = [
+            m
+            for m in methods
+            if m in combos_on(base, methods) or (base in against and base_method(m) in generators)
+        ]
+        if base in methods and base != baseline and members:
+            families[base] = runs[runs["method"].isin([base, *members])]
     tables: dict[tuple[str, str], pd.DataFrame] = {}
     described = []
     for metric in metrics:

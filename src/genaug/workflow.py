@@ -42,6 +42,7 @@ def check_config(config: dict, schema_path: str | Path) -> None:
         raise GenaugError(explain_config_error(config, schema_path)) from None
     check_methods(config, built_in=schema["properties"]["methods"]["items"]["anyOf"][0]["enum"])
     check_combos(config, generator_settings(config))
+    check_against(config, built_in=schema["properties"]["methods"]["items"]["anyOf"][0]["enum"])
 
 
 def generator_settings(config: dict) -> dict[str, dict]:
@@ -85,6 +86,23 @@ def check_methods(config: dict, built_in: list[str]) -> None:
                 "of a generator needs its block, e.g. generators.cvae_fit: {model: cvae, "
                 "mode: fit})"
             )
+
+
+def check_against(config: dict, built_in: list[str]) -> None:
+    """Stop with one line when a strong baseline of ``stats.against`` is no method at all
+    (neither ``built_in`` nor a generator block: a typo) or is ``none``, which every method is
+    tested against anyway. One the scenario does not run (``methods`` cut down to a few) is
+    left out of the statistics, not an error."""
+    known = set(built_in) | set(config["generators"])
+    for name, bases in config["stats"]["against"].items():
+        for i, base in enumerate(bases):
+            if base == "none" or base not in known:
+                why = "is the baseline of every comparison" if base == "none" else "is no method"
+                raise GenaugError(
+                    f"config error at stats.against.{name}[{i}]: {base!r} {why}: name one of "
+                    "the scenario's methods, e.g. oversample or classical (fix it in your "
+                    "--configfile or --config)"
+                )
 
 
 #: how ``--config`` spells a non-string scalar (YAML's forms), by the JSON type it becomes
