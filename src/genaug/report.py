@@ -577,9 +577,9 @@ def answer_markdown(
     spec = scenario(name)
     by = spec.level
     means = None if quality is None else quality_means(quality, by).set_index(["method", by])
-    on_top = None
+    not_none = None
     if "baseline" in comparisons:  # older comparisons.csv: every row is against none
-        on_top = comparisons[comparisons["baseline"] != comparisons["baseline"].iloc[0]]
+        not_none = comparisons[comparisons["baseline"] != comparisons["baseline"].iloc[0]]
         comparisons = comparisons[comparisons["baseline"] == comparisons["baseline"].iloc[0]]
     lines = []
     for i, (metric, table) in enumerate(comparisons.groupby("metric", sort=False)):
@@ -605,14 +605,14 @@ def answer_markdown(
             if why:
                 lines.append(f"  Why, from the quality of their images: {'; '.join(why)}.")
         lines.append("")
-    if on_top is not None and len(on_top):
-        lines += _on_top_answer(on_top, spec, margin, brief)
-        comparisons = pd.concat([comparisons, on_top])
+    if not_none is not None and len(not_none):
+        lines += _other_baselines_answer(not_none, spec, margin, brief)
+        comparisons = pd.concat([comparisons, not_none])
     lines.append(_replicates_answer(comparisons, margin, brief))
     return "\n".join(lines)
 
 
-def _on_top_answer(rows: pd.DataFrame, spec, margin: float, brief: bool) -> list[str]:
+def _other_baselines_answer(rows: pd.DataFrame, spec, margin: float, brief: bool) -> list[str]:
     """The comparisons against a baseline other than ``none`` (a strong baseline's generators,
     a transform's combinations): which question each answers, then the verdicts per metric
     (``brief``: the first only), baseline and level."""

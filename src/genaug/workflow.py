@@ -40,9 +40,10 @@ def check_config(config: dict, schema_path: str | Path) -> None:
         validate(config, str(schema_path))
     except WorkflowError:
         raise GenaugError(explain_config_error(config, schema_path)) from None
-    check_methods(config, built_in=schema["properties"]["methods"]["items"]["anyOf"][0]["enum"])
+    built_in = schema["properties"]["methods"]["items"]["anyOf"][0]["enum"]
+    check_methods(config, built_in)
     check_combos(config, generator_settings(config))
-    check_against(config, built_in=schema["properties"]["methods"]["items"]["anyOf"][0]["enum"])
+    check_against(config, built_in)
 
 
 def generator_settings(config: dict) -> dict[str, dict]:
