@@ -682,11 +682,9 @@ def scenario_statistics(
     transforms = [c[1] for m in methods if (c := split_combo(m)) is not None]
     families = {baseline: runs}
     for base in dict.fromkeys([*against, *transforms]):
-        members = [
-            m
-            for m in methods
-            if m in combos_on(base, methods) or (base in against and base_method(m) in generators)
-        ]
+        combos = combos_on(base, methods)
+        strong = base in against
+        members = [m for m in methods if m in combos or (strong and base_method(m) in generators)]
         if base in methods and base != baseline and members:
             families[base] = runs[runs["method"].isin([base, *members])]
     tables: dict[tuple[str, str], pd.DataFrame] = {}
