@@ -13,9 +13,8 @@ seconds do.
 
 A job's fixed cost (``job_fixed_cost``) is what it costs with the seeds' training and testing
 taken out: interpreter start, the imports, ``runtime.setup``, reading the table, the first
-optimiser (``first_optimizer``: the first ``torch.optim`` optimiser imports PyTorch's compiler
-stack, ``torch._dynamo``, which every job that trains pays once and rule generate does not)
-and the process's exit. Writes a CSV:
+optimiser step (``first_optimizer``: ``genaug.optim.Adam``, which unlike a ``torch.optim``
+optimiser does not import PyTorch's compiler stack) and the process's exit. Writes a CSV:
 
     python benchmarks/job_overhead.py --out benchmarks/job-overhead-cpu.csv
     python benchmarks/job_overhead.py --repeats 1 --steps 20   # a quick look
@@ -63,6 +62,7 @@ def job(args: argparse.Namespace) -> dict:
 
     times["import_torch"] = lap()
     from genaug import classify, io, runtime
+    from genaug.optim import Adam
     from genaug.scenarios import Regime
 
     times["import_genaug"] = lap()
@@ -72,12 +72,12 @@ def job(args: argparse.Namespace) -> dict:
     table = io.read_parquet(Path(args.data) / "prepared.parquet")
     times["read_table"] = lap()
     param = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.Adam([param])
+    optimizer = Adam([param])
     param.sum().backward()
     optimizer.step()
     times["first_optimizer"] = lap()
     times["seeds"] = []
-    regime, augment = Regime("fewshot", args.k), {"n_per_image": 1}
+    regime, augment = Regime("fewshot", args.k), json.loads(args.augment)
     for seed in args.job:
         split = io.read_parquet(Path(args.data) / f"k{args.k}-seed{seed}.parquet")
         record = classify.run(
@@ -106,6 +106,7 @@ def run_job(seeds: list[int], args: argparse.Namespace) -> tuple[list[float], di
     timings; ``process_start`` + ``process_exit`` together are the process's CPU time outside
     the script, booked to ``process_exit`` (which includes ``run_script``'s end)."""
     cmd = [sys.executable, __file__, "--data", args.data, "--settings", args.settings,
+           "--augment", args.augment,
            "--method", args.method, "--k", str(args.k), "--threads", str(args.threads),
            "--launched", repr(time.time()), "--job", *map(str, seeds)]  # fmt: skip
     total, out = run_process(cmd)
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="times each measurement runs")
     parser.add_argument("--data", help=argparse.SUPPRESS)  # the child: where the data is
     parser.add_argument("--settings", help=argparse.SUPPRESS)  # the child: classifier settings
+    parser.add_argument("--augment", help=argparse.SUPPRESS)  # the child: augment settings
     parser.add_argument("--launched", type=float, help=argparse.SUPPRESS)  # the child: when
     parser.add_argument("--job", nargs="+", type=int, help=argparse.SUPPRESS)  # child: seeds
     args = parser.parse_args(argv)
@@ -165,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         prepare_data(Path(tmp), args.k, seeds, config)
-        args.data, args.settings = tmp, json.dumps(settings)
+        # one transformed copy per image, as in the measurements before the config had more
+        augment = {**config["augment"], "n_per_image": 1}
+        args.data, args.settings, args.augment = tmp, json.dumps(settings), json.dumps(augment)
         for repeat in range(args.repeats):
             add("interpreter_start", run_process([sys.executable, "-c", "pass"])[0])
             single = [0.0, 0.0]

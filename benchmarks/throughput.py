@@ -107,6 +107,7 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
     from genaug import runtime
     from genaug.models import GENERATORS, get_generator
     from genaug.models.classifier import make_classifier
+    from genaug.optim import Adam
 
     device = runtime.setup(threads=threads, seed=0, device=config["device"])
     size = config["dataset"]["image_size"]
@@ -152,7 +153,7 @@ def measure(name: str, config: dict, steps: int, threads: int, channels: int = 1
         settings = config["classifier"]
         batch = settings["batch_size"]
         model = make_classifier(name, n_classes, size, settings["width"], channels).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
+        optimizer = Adam(model.parameters(), lr=settings["lr"])
         xb, yb = x[:batch].to(device), y[:batch].to(device)
 
         @timed(cpu)

@@ -62,6 +62,7 @@ from genaug.metrics import classification_metrics
 from genaug.models.base import sample_batch
 from genaug.models.classifier import make_classifier
 from genaug.models.neuralaug import NeuralAugment
+from genaug.optim import Adam
 from genaug.provenance import provenance
 from genaug.scenarios import Regime, check_topup, owner
 from genaug.seeds import derive_seed
@@ -322,7 +323,7 @@ def train_classifier(
     model = runtime.prepare(
         new_classifier(settings, n_classes, plan.train, seed), device, compile=compile
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
+    optimizer = Adam(model.parameters(), lr=settings["lr"])
     batches = Batches(plan, settings["batch_size"], seed, device)
     weight = None if plan.class_weights is None else plan.class_weights.to(device)
     losses = []
@@ -356,7 +357,7 @@ def train_stacked(
         for plan, seed in zip(plans, seeds, strict=True)
     ]
     stacked = StackedModels(models).train()
-    optimizer = torch.optim.Adam(stacked.parameters(), lr=settings["lr"])
+    optimizer = Adam(stacked.parameters(), lr=settings["lr"])
     streams = [
         Batches(p, settings["batch_size"], s, device) for p, s in zip(plans, seeds, strict=True)
     ]

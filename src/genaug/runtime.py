@@ -43,9 +43,10 @@ def deterministic(warn_only: bool = False) -> None:
     ``torch.set_deterministic_debug_mode`` (the same call underneath), and Inductor's mode
     through its documented variable ``TORCHINDUCTOR_DETERMINISTIC``, which its config reads
     when it is imported (by ``compile: true``, in this process or in compile workers), or
-    directly when the config is already loaded. A job that trains still imports
-    ``torch._dynamo``: every ``torch.optim`` step does (a PyTorch cost this does not avoid);
-    a job that only samples (rule generate) does not.
+    directly when the config is already loaded. (A ``torch.optim`` optimiser imports
+    ``torch._dynamo`` too, and so does torchvision; the jobs train with
+    :class:`genaug.optim.Adam`, so a model job that needs no torchvision (most of them) runs
+    without it.)
 
     The switch is needed on the CPU too: with it, ``index_put_(..., accumulate=True)`` and
     the backward of indexing with a list of tensors (``x[idx]``) run deterministically on

@@ -22,6 +22,7 @@ from torch import nn
 from genaug.models.base import Batch, ConditionalGenerator, adams
 from genaug.models.blocks import CodeEncoder, ConvDecoder
 from genaug.models.losses import gan_discriminator_loss, gan_generator_loss, reconstruction_bce
+from genaug.optim import Adam
 
 DEFAULTS: dict[str, Any] = {"latent_dim": 8, "hidden_channels": 32, "adv_weight": 1.0}
 
@@ -70,7 +71,7 @@ class AAE(ConditionalGenerator):
         z = self.encoder(x)
         return self.decoder(z, self.one_hot(labels).to(x.device)), z
 
-    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float) -> dict[str, Adam]:
         autoencoder = nn.ModuleList([self.encoder, self.decoder])
         return {
             **adams(lr, autoencoder=autoencoder),

@@ -30,6 +30,7 @@ from torch import nn
 
 from genaug import io
 from genaug.errors import GenaugError
+from genaug.optim import Adam
 from genaug.runtime import autocast
 
 log = logging.getLogger(__name__)
@@ -77,14 +78,14 @@ class _Run:
     batch_size: int
     rng: torch.Generator  # the batch RNG: every draw of the run comes from it
     device: torch.device
-    optimizers: dict[str, torch.optim.Optimizer]
+    optimizers: dict[str, Adam]
 
 
 def adams(
     lr: float, betas: tuple[float, float] = (0.9, 0.999), **networks: nn.Module
-) -> dict[str, torch.optim.Optimizer]:
+) -> dict[str, Adam]:
     """An Adam optimiser for each named network (for :meth:`Generator.configure_optimizers`)."""
-    return {k: torch.optim.Adam(m.parameters(), lr=lr, betas=betas) for k, m in networks.items()}
+    return {k: Adam(m.parameters(), lr=lr, betas=betas) for k, m in networks.items()}
 
 
 class Generator(nn.Module):
@@ -137,7 +138,7 @@ class Generator(nn.Module):
         self._run: _Run | None = None
 
     # ---------------------------------------------------------------- what a subclass defines
-    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float) -> dict[str, Adam]:
         """The optimisers, by the names :meth:`optimize` takes (their order is that of the
         checkpoints)."""
         raise NotImplementedError

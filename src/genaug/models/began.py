@@ -54,6 +54,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 
 from genaug.errors import GenaugError
 from genaug.models.base import Batch, Generator, Request, adams
+from genaug.optim import Adam
 
 DEFAULTS: dict[str, Any] = {
     "z_dim": 32,
@@ -232,7 +233,7 @@ class BEGAN(Generator):
         """``G(z)``."""
         return self.net(z)
 
-    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float) -> dict[str, Adam]:
         return adams(
             lr,
             (0.5, 0.999),

@@ -20,6 +20,7 @@ from torch import nn
 from genaug.models.base import Batch, ConditionalGenerator, adams
 from genaug.models.blocks import UpsamplingGenerator, conv_features
 from genaug.models.losses import gan_discriminator_loss, gan_generator_loss
+from genaug.optim import Adam
 
 DEFAULTS: dict[str, Any] = {"z_dim": 32, "base_channels": 32}
 
@@ -92,7 +93,7 @@ class CGAN(ConditionalGenerator):
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.net(z, self.check_labels(labels).to(z.device))
 
-    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float) -> dict[str, Adam]:
         return adams(lr, (0.5, 0.999), generator=self.net, discriminator=self.discriminator)
 
     def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:

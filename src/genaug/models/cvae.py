@@ -16,6 +16,7 @@ from torch import nn
 from genaug.models.base import Batch, ConditionalGenerator, adams
 from genaug.models.blocks import ConvDecoder, ConvEncoder
 from genaug.models.losses import gaussian_kl, reconstruction_bce
+from genaug.optim import Adam
 
 DEFAULTS: dict[str, Any] = {"latent_dim": 16, "hidden_channels": 32, "beta": 1.0}
 
@@ -83,7 +84,7 @@ class CVAE(ConditionalGenerator):
         z = mu + eps.to(mu.dtype) * torch.exp(0.5 * logvar)
         return self.decoder(z, y), mu, logvar
 
-    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float) -> dict[str, Adam]:
         return adams(lr, elbo=self)
 
     def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:

@@ -33,6 +33,7 @@ from genaug.models.base import Batch, Generator, Request, adams, sample_batch
 from genaug.models.blocks import conv_features
 from genaug.models.dagan import NoiseDropout, noise_from
 from genaug.models.losses import mse
+from genaug.optim import Adam
 
 DEFAULTS: dict[str, Any] = {
     "base_channels": 32,
@@ -162,7 +163,7 @@ class CycleGAN(Generator):
         self.register_buffer("target", torch.tensor(-1, dtype=torch.long))
         self.domains: tuple[torch.Tensor, torch.Tensor] | None = None  # rows, while fit runs
 
-    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float) -> dict[str, Adam]:
         # one Adam over both generators, one over both discriminators (as the paper's code)
         return adams(
             lr,

@@ -45,6 +45,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from genaug.errors import GenaugError
 from genaug.models.base import Batch, ConditionalGenerator, Generator, Request, adams
+from genaug.optim import Adam
 
 if TYPE_CHECKING:
     from diffusers import UNet2DModel
@@ -136,7 +137,7 @@ class DenoisingGenerator(Generator):
         return labels + 1 if self.conditional and labels is not None else None
 
     # ---------------------------------------------------------------- training
-    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float) -> dict[str, Adam]:
         return adams(lr, denoiser=self.unet)
 
     def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:

@@ -29,6 +29,7 @@ from genaug.errors import GenaugError
 from genaug.models.base import Batch, Generator, Request, adams
 from genaug.models.blocks import ConvEncoder, UpsamplingGenerator
 from genaug.models.losses import gan_discriminator_loss, gan_generator_loss, mse
+from genaug.optim import Adam
 
 DEFAULTS: dict[str, Any] = {
     "z_dim": 16,
@@ -161,7 +162,7 @@ class InfoGAN(Generator):
         continuous = torch.rand(n, hp["n_continuous"], generator=rng) * 2 - 1
         return z, category, continuous
 
-    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float) -> dict[str, Adam]:
         return adams(lr, (0.5, 0.999), generator=self.net, discriminator=self.discriminator)
 
     def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:

@@ -23,6 +23,7 @@ from genaug.errors import GenaugError
 from genaug.models.base import Batch, Generator, Request, adams
 from genaug.models.blocks import CodeEncoder, ConvDecoder
 from genaug.models.losses import reconstruction_bce
+from genaug.optim import Adam
 
 DEFAULTS: dict[str, Any] = {
     "latent_dim": 32,
@@ -92,7 +93,7 @@ class LatentAugment(Generator):
         code = self.encoder(x)
         return self.decoder(code), code
 
-    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+    def configure_optimizers(self, lr: float) -> dict[str, Adam]:
         return adams(lr, autoencoder=self)
 
     def training_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:

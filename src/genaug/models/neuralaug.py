@@ -33,6 +33,7 @@ from torch import nn
 
 from genaug import runtime
 from genaug.errors import GenaugError
+from genaug.optim import Adam
 from genaug.seeds import derive_seed
 
 #: how close to 0 and 1 the first image's pixels are taken for its logit
@@ -116,7 +117,7 @@ class Augmenting:
             torch.manual_seed(derive_seed(seed, "neuralaug"))
             self.net = Augmenter(x.shape[1], int(spec.settings["width"]))
         self.net.to(device).train()
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=float(spec.settings["lr"]))
+        self.optimizer = Adam(self.net.parameters(), lr=float(spec.settings["lr"]))
         self.loss: torch.Tensor | None = None
 
     def partner(self, y: torch.Tensor) -> torch.Tensor:
