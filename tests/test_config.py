@@ -85,6 +85,7 @@ def test_derive_seed_is_stable_and_separates_streams():
 def test_rule_scripts_end_bad_input_with_one_line(tmp_path, capsys):
     """A GenaugError in a rule script (bad data, a NaN loss, ...) exits 1 with its one line
     in the rule's log and on stderr, no traceback."""
+    import gc
     from types import SimpleNamespace
 
     from genaug.models.base import check_finite
@@ -93,7 +94,10 @@ def test_rule_scripts_end_bad_input_with_one_line(tmp_path, capsys):
     log = tmp_path / "rule.log"
     smk = SimpleNamespace(log=[str(log)], rule="train_generator")
     with pytest.raises(SystemExit) as exit_:
-        run_script(lambda _: check_finite(40, critic_loss=float("nan")), smk)
+        try:
+            run_script(lambda _: check_finite(40, critic_loss=float("nan")), smk)
+        finally:
+            gc.enable()  # run_script ends a job's process; this is pytest's
     assert exit_.value.code == 1
     lines = log.read_text().strip().splitlines()
     assert len(lines) == 1 and "non-finite loss at step 40: critic_loss=nan" in lines[0]

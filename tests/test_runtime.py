@@ -89,7 +89,29 @@ def test_run_script_freezes_the_heap_before_the_job_exits():
         run_script(lambda _: None, SimpleNamespace(rule="noop"))
         assert gc.get_freeze_count() > 0
     finally:
+        gc.enable()
         gc.unfreeze()
+
+
+def test_run_script_imports_without_the_collector_until_setup():
+    """A job's imports run with the cyclic garbage collector off; ``runtime.setup`` (after
+    them) freezes what they made and turns it back on for the work."""
+    seen = {}
+
+    def main(_):
+        seen["imports"] = gc.isenabled()
+        runtime.setup(seed=0, device="cpu")
+        seen["work"], seen["frozen"] = gc.isenabled(), gc.get_freeze_count() > 0
+
+    gc.unfreeze()
+    try:
+        run_script(main, SimpleNamespace(rule="noop"))
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    assert seen == {"imports": False, "work": True, "frozen": True}
+    runtime.setup(seed=0, device="cpu")  # outside a job (here, in pytest): no freezing
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_every_rule_script_ends_with_run_script():

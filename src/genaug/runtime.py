@@ -4,6 +4,7 @@ compilation."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import random
 import sys
@@ -21,6 +22,9 @@ def setup(threads: int = 1, seed: int = 0, device: str = "auto") -> torch.device
     deterministic mode is on (see :func:`deterministic`): on the CPU an operation without a
     deterministic implementation is an error, on CUDA a warning.
     """
+    if not gc.isenabled():  # in a rule's job, after its imports (genaug.workflow.run_script)
+        gc.freeze()
+        gc.enable()
     torch.set_num_threads(max(1, int(threads)))
     seed_everything(seed)
     dev = resolve_device(device)

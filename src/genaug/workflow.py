@@ -237,6 +237,14 @@ def run_script(main: Callable[[Any], None], smk: Any) -> None:
     call): the collections Python runs at exit then skip the interpreter's objects (PyTorch's
     are many), which saves about 0.6 of the 0.8 CPU s a model job spent exiting. Exit itself
     stays normal: log handlers, files and ``atexit`` hooks are flushed and closed as usual.
+
+    ``main`` starts with Python's cyclic garbage collector off, for the job's imports: PyTorch,
+    pandas and torchvision make hundreds of thousands of objects, and the full collections
+    that set off as they load take about 0.5 of a model job's 2.5 CPU s of imports
+    (``benchmarks/job_overhead.py``). :func:`genaug.runtime.setup`, which a model job calls
+    once its imports are done, freezes what they made and turns the collector back on. The
+    jobs that do not call it (prepare, subsample, tables, figures) run to the end without it;
+    what they free, reference counting frees.
     """
     import gc
 
@@ -252,6 +260,7 @@ def run_script(main: Callable[[Any], None], smk: Any) -> None:
     )
     rule = getattr(smk, "rule", "script")
     start = time.perf_counter()
+    gc.disable()
     try:
         main(smk)
     except GenaugError as err:
