@@ -87,9 +87,10 @@ def keep_freed_memory() -> bool:
     or trimming the heap's top), so the same activations are page-faulted in again at every
     training step: 220 steps of the default classifier took 0.4 to 1.4 million page faults
     and 1.1 to 3.3 CPU s of system time, and with this 107,000 and 0.6 to 0.8 s, the step 15%
-    faster (10.5 against 9.0 ms, the means of four runs each on the 2-core CI machine). Buffers of up to 32 MiB now come from the heap, and the heap is trimmed
-    only when 1 GiB of it is free: a job keeps up to its peak memory until it exits, which the
-    ``mem_mb`` of its rule already budgets. The numbers do not change: this is where memory
+    faster (10.5 against 9.0 ms, the means of four runs each on the 2-core CI machine).
+    Buffers of up to 32 MiB now come from the heap, and the heap is trimmed only when 1 GiB
+    of it is free: a job keeps up to its peak memory until it exits, which the ``mem_mb`` of
+    its rule already budgets. The numbers do not change: this is where memory
     comes from, not what is computed. Written by hand (``ctypes`` and ``mallopt(3)``): PyTorch
     offers no such setting, and the usual alternative, preloading jemalloc or tcmalloc, needs a
     library outside the Python packages."""
