@@ -220,13 +220,11 @@ print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_keep_freed_memory_stops_the_page_faults_of_each_training_step():
-    """With glibc's default thresholds, each step of the default classifier gives its
-    activations back to the kernel and faults them in again; with keep_freed_memory (which
-    runtime.setup calls) the steps after the first reuse them."""
-    faults = {}
-    for mode in ("default", "keep"):
-        out = subprocess.run([sys.executable, "-c", FAULTS, mode], capture_output=True,
-                             text=True, check=True).stdout.split()  # fmt: skip
-        faults[mode] = (out[0], int(out[1]))
-    assert faults["keep"][0] == "True"
-    assert faults["keep"][1] < faults["default"][1] / 10, faults
+    """With keep_freed_memory (which runtime.setup calls), the steps of the default classifier
+    after the first reuse the memory the first one freed: 20 steps took 1 to 900 page faults
+    here, against 5,800 to 80,000 with glibc's default thresholds (which adapt to a process's
+    allocations, so how many they take varies from run to run)."""
+    out = subprocess.run([sys.executable, "-c", FAULTS, "keep"], capture_output=True,
+                         text=True, check=True).stdout.split()  # fmt: skip
+    assert out[0] == "True"
+    assert int(out[1]) < 2000, out
